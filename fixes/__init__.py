@@ -1,0 +1,60 @@
+"""Candidate fixes: one small module each, replacing named seams of the baseline.
+
+`REGISTRY` maps a fix name to its module. A fix module has a docstring saying what it targets and
+where it comes from, and `REPLACES = {"seam.name": function}`. Fix sets compose by union; two
+fixes that replace the same seam conflict. `COMBINATIONS` names the fix sets worth comparing.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from model.config import ConfigError
+
+REGISTRY: dict[str, str] = {
+    "baseline": "fixes.baseline",
+}
+
+COMBINATIONS: dict[str, tuple[str, ...]] = {}
+
+
+def known() -> list[str]:
+    return list(REGISTRY) + list(COMBINATIONS)
+
+
+def expand(names: list[str]) -> list[str]:
+    """Combination names -> their fixes; unknown names are a ConfigError listing the known ones."""
+    out: list[str] = []
+    for name in names:
+        if name in COMBINATIONS:
+            parts = list(COMBINATIONS[name])
+        elif name in REGISTRY:
+            parts = [name]
+        else:
+            raise ConfigError(f"unknown fix {name!r} (known: {', '.join(known())})")
+        out += [p for p in parts if p not in out]
+    if len(out) > 1 and "baseline" in out:
+        out.remove("baseline")
+    return out or ["baseline"]
+
+
+def module(name: str):
+    return importlib.import_module(REGISTRY[name])
+
+
+def resolve(names: list[str]) -> tuple[list[str], dict[str, Callable]]:
+    """The fix names (expanded) and the union of their seam replacements; conflicts are errors."""
+    from model import seams
+    fixes = expand(names)
+    merged: dict[str, Callable] = {}
+    owner: dict[str, str] = {}
+    valid = set(seams.names())
+    for name in fixes:
+        for seam_name, fn in module(name).REPLACES.items():
+            if seam_name not in valid:
+                raise ConfigError(f"fix {name} replaces unknown seam {seam_name!r}")
+            if seam_name in merged:
+                raise ConfigError(f"fixes {owner[seam_name]} and {name} both replace seam "
+                                  f"{seam_name!r}; they cannot be combined")
+            merged[seam_name], owner[seam_name] = fn, name
+    return fixes, merged

@@ -1,0 +1,201 @@
+"""LiveKitGrpcClient: one region pod's client of its Go bridge (one object per startBridgeSubscriber).
+
+Theory of operation (`LiveKitGrpcClient.ts` at 507b226e4). Three flags, `connected`, `joinedRoom`,
+`audioStream`; `isConnected()` is their conjunction (l.696-698) and they change only on gRPC
+events: nothing tells the client that the bridge was kicked from the room. `connect()` first runs
+`disconnect()` when it believes it has joined (l.130-166), then JoinRoom, then opens the StreamAudio
+stream. On a stream `error`: `connected = false` and, unless disposed, one `connect()` after a fixed
+2000 ms with the stored params and token; a failed retry is logged and not rescheduled
+(l.307-339). On stream `end`: all flags cleared, no retry (l.342-351). `disconnect()` (l.710-761)
+is a no-op unless joined; it ends the audio stream, sends LeaveRoom{userId} and clears the flags.
+`dispose()` (l.766-775) marks disposed and fires `disconnect()`.
+
+Old clients are never disposed when LiveKitManager replaces them (LiveKitManager.ts:206-234): they
+keep their streams, timers and stored params. Calls are pure functions returning
+(client, effects, completions); a completion `(then, ok)` resumes whoever awaited the call.
+"""
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from model.config import USER
+from model.effects import Close, Open, Send, SetTimer, log
+from model.messages import (AudioFrame, ConnClosed, GetStatus, JoinRoom, JoinRoomReply, LeaveRoom,
+                            LeaveRoomReply, StatusReply, StreamAudio, TimerFired)
+from model.party import lookup
+from model.seams import seam
+
+
+class ClientPhase(enum.Enum):
+    """What the client is doing, as far as an incoming event is concerned."""
+    IDLE = "idle"               # no call in flight, no live stream
+    CALLING = "rpc in flight"   # a unary call awaits its reply
+    STREAMING = "streaming"     # the audio stream is open
+    DISPOSED = "disposed"
+
+
+@attrs.frozen
+class Client:
+    cid: int
+    conn: str                    # the unary gRPC channel to the bridge
+    bridge: str                  # the bridge party
+    stream: str | None = None    # the current StreamAudio stream
+    connected: bool = False
+    joined: bool = False
+    audio_stream: bool = False
+    disposed: bool = False
+    params: tuple = ()           # (room, url, token) stored for retries
+    calls: tuple = ()            # unary calls awaiting replies, in order: (kind, then)
+    n: int = 0
+
+    def is_connected(self) -> bool:
+        """isConnected() (LiveKitGrpcClient.ts:696-698)."""
+        return self.connected and self.joined and self.audio_stream
+
+    def phase(self, stream: str | None = None) -> ClientPhase:
+        if self.disposed:
+            return ClientPhase.DISPOSED
+        if self.calls:
+            return ClientPhase.CALLING
+        if self.stream is not None:
+            return ClientPhase.STREAMING
+        return ClientPhase.IDLE
+
+
+def new(cid: int, owner: str, bridge: str) -> tuple[Client, list]:
+    conn = f"{owner}/grpc{cid}"
+    return Client(cid, conn, bridge), [Open(conn, "grpc", bridge)]
+
+
+def disconnect(c: Client) -> tuple[Client, list]:
+    """No-op unless joined; end the audio stream, LeaveRoom{userId}, clear flags."""
+    if not c.joined:
+        return c, []
+    effects = [Close(c.stream)] if c.stream else []
+    effects += [Send(c.conn, LeaveRoom(USER)),
+                log("grpc_leave", f"client #{c.cid}: disconnect(): LeaveRoom({USER})", client=c.cid)]
+    c = attrs.evolve(c, stream=None, connected=False, joined=False, audio_stream=False,
+                     calls=c.calls + (("leave", None),))
+    return c, effects
+
+
+def connect(c: Client, params: tuple, then) -> tuple[Client, list]:
+    """connect(): disconnect() when joined, then JoinRoom with the params (stored for retries)."""
+    c, effects = disconnect(c)
+    room, url, token = params
+    c = attrs.evolve(c, params=params, calls=c.calls + (("join", then),))
+    return c, effects + [Send(c.conn, JoinRoom(USER, room, url, token)),
+                         log("grpc_join", f"client #{c.cid}: JoinRoom({room} on {url})",
+                             client=c.cid, room=room)]
+
+
+def dispose(c: Client) -> tuple[Client, list]:
+    c, effects = disconnect(attrs.evolve(c, disposed=True))
+    return c, effects + [log("grpc_dispose", f"client #{c.cid}: dispose()", client=c.cid)]
+
+
+@seam("grpc.get_status")
+def get_status(c: Client, then) -> tuple[Client, list, list]:
+    """GetStatus{userId} (status-rejoin). The baseline never calls it; the fix modules do."""
+    c = attrs.evolve(c, calls=c.calls + (("status", then),))
+    return c, [Send(c.conn, GetStatus(USER))], []
+
+
+@seam("grpc.stream_handlers_active")
+def stream_handlers_active(c: Client) -> bool:
+    """Whether the stream's error/end/data handlers run; in the baseline they run after dispose
+    too (only the retry checks `disposed`, l.307-339)."""
+    return True
+
+
+# --- handlers: (client, conn, msg, now, cfg) -> (client, effects, completions) ------------------
+
+def _pop(c: Client, kind: str):
+    head, rest = c.calls[0], c.calls[1:]
+    assert head[0] == kind, (head, kind)
+    return attrs.evolve(c, calls=rest), head[1]
+
+
+def on_join_reply(c: Client, conn, msg: JoinRoomReply, ctx):
+    c, then = _pop(c, "join")
+    if not msg.ok:
+        return c, [log("grpc_join_failed", f"client #{c.cid}: JoinRoom failed: {msg.error}",
+                       client=c.cid, error=msg.error)], [(then, False)]
+    stream = f"{c.conn}.s{c.n + 1}"
+    c = attrs.evolve(c, n=c.n + 1, joined=True, connected=True, audio_stream=True, stream=stream)
+    return c, [Open(stream, "stream", c.bridge), Send(stream, StreamAudio(USER)),
+               log("grpc_joined", f"client #{c.cid}: joined; audio stream open", client=c.cid)], \
+        [(then, True)]
+
+
+def on_leave_reply(c: Client, conn, msg: LeaveRoomReply, ctx):
+    c, _ = _pop(c, "leave")
+    return c, [], []
+
+
+def on_status_reply(c: Client, conn, msg: StatusReply, ctx):
+    c, then = _pop(c, "status")
+    return c, [], [(then, msg.connected)]
+
+
+def on_unary_failed(c: Client, conn, msg: ConnClosed, ctx):
+    """The bridge process is gone: every call in flight rejects."""
+    done = [(then, False) for kind, then in c.calls if kind != "leave"]
+    c = attrs.evolve(c, calls=(), connected=False)
+    return c, [log("grpc_down", f"client #{c.cid}: bridge unreachable", client=c.cid)], done
+
+
+def on_stream_event(c: Client, conn, msg, ctx):
+    """Stream error: connected=false, retry in 2 s unless disposed. Stream end: flags cleared."""
+    if conn.id != c.stream or not ctx.cfg.seam("grpc.stream_handlers_active")(c):
+        return c, [], []
+    if isinstance(msg, AudioFrame):
+        return c, [], [(("audio", c.cid), msg.packet)]
+    if msg.error:
+        c = attrs.evolve(c, connected=False)
+        effects = [log("grpc_stream_error", f"client #{c.cid}: stream error", client=c.cid)]
+        if not c.disposed:
+            effects.append(SetTimer("grpc_retry", ctx.cfg.timing.grpc_retry, c.cid))
+        return c, effects, []
+    c = attrs.evolve(c, stream=None, connected=False, joined=False, audio_stream=False)
+    return c, [log("grpc_stream_end", f"client #{c.cid}: stream ended", client=c.cid)], []
+
+
+def on_retry(c: Client, conn, msg: TimerFired, ctx):
+    """One retry with the stored params and token; its failure is only logged."""
+    if c.disposed:
+        return c, [], []
+    c, effects = connect(c, c.params, None)
+    return c, [log("grpc_retry", f"client #{c.cid}: retrying connect()", client=c.cid)] + effects, []
+
+
+P = ClientPhase
+TABLE = {
+    (P.CALLING, JoinRoomReply): on_join_reply,
+    (P.CALLING, LeaveRoomReply): on_leave_reply,
+    (P.CALLING, StatusReply): on_status_reply,
+    (P.DISPOSED, JoinRoomReply): on_join_reply,
+    (P.DISPOSED, LeaveRoomReply): on_leave_reply,
+    (P.DISPOSED, StatusReply): on_status_reply,
+    **{(p, AudioFrame): on_stream_event for p in P},
+    **{(p, TimerFired): on_retry for p in (P.IDLE, P.CALLING, P.STREAMING)},
+}
+IGNORED = {
+    (P.DISPOSED, TimerFired): "dispose() stops the retry (l.307-339)",
+}
+STATES = tuple(P)
+MESSAGES = (JoinRoomReply, LeaveRoomReply, StatusReply, AudioFrame, ConnClosed, TimerFired)
+
+
+def handle(c: Client, conn, msg, ctx):
+    """Dispatch one event; ConnClosed is routed by which channel closed (unary or a stream)."""
+    if isinstance(msg, ConnClosed):
+        if conn.kind == "grpc":
+            return on_unary_failed(c, conn, msg, ctx)
+        return on_stream_event(c, conn, msg, ctx)
+    entry = lookup(f"grpc client #{c.cid}", TABLE, IGNORED, c.phase(), msg)
+    if isinstance(entry, str):
+        return c, [], []
+    return entry(c, conn, msg, ctx)

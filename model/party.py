@@ -1,0 +1,59 @@
+"""What every party module shares: party ids, the handler context, and table dispatch.
+
+Per-state handling is explicit (house-style.md): each party has a table
+`(state of the addressed object, message type) -> handler` and a table of ignored pairs with the
+reason. A pair in neither table is a `ProtocolError` that fails the run; there is no silent
+`else: pass`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import attrs
+
+from model.config import Config
+
+
+class ProtocolError(RuntimeError):
+    """A party received a message its current state does not expect."""
+
+
+@attrs.frozen
+class Ctx:
+    now: int
+    cfg: Config
+    me: str
+
+
+def region_party(region: str, pod: int = 0) -> str:
+    return f"region:{region}" + (f"#{pod}" if pod else "")
+
+
+def bridge_party(region: str, pod: int = 0) -> str:
+    return f"bridge:{region}" + (f"#{pod}" if pod else "")
+
+
+def livekit_party(deployment: str) -> str:
+    return f"livekit:{deployment}"
+
+
+def split(party: str) -> tuple[str, str, int]:
+    """'region:france#1' -> ('region', 'france', 1)."""
+    kind, _, rest = party.partition(":")
+    name, _, pod = rest.partition("#")
+    return kind, name, int(pod or 0)
+
+
+def pod_of(party: str) -> tuple[str, int]:
+    _, name, pod = split(party)
+    return name, pod
+
+
+def lookup(party: str, table: dict, ignored: dict, state: Any, msg: Any) -> Callable | str:
+    """The handler for (state, type(msg)), or the reason it is ignored; ProtocolError otherwise."""
+    key = (state, type(msg))
+    if key in table:
+        return table[key]
+    if key in ignored:
+        return ignored[key]
+    raise ProtocolError(f"{party}: {type(msg).__name__} is not expected in state {state}")

@@ -1,0 +1,349 @@
+"""A cloud region pod (TypeScript, Bun): UserSession map, LiveKitManager, REST token endpoint.
+
+Theory of operation (`cloud/packages/cloud/src/services/...` at 507b226e4). Each pod has its own
+static `UserSession` map keyed by userId; regions never talk to each other. A glasses WebSocket
+open runs `UserSession.createOrReconnect` (`UserSession.ts:357-378`): a session in the map is reused
+(new socket attached, `disconnectedAt` and the grace timer cleared, `reconnection: true`), otherwise
+a new one is made. `handleConnectionInit` (`websocket-glasses.service.ts:571-650`) starts apps when
+not a reconnection and, with `livekit=true`, awaits `handleLiveKitInit()` -> `startBridgeSubscriber`;
+the ACK is sent afterwards in every case, also when the bridge join failed (`LiveKitManager.ts:112-117`).
+
+`startBridgeSubscriber` (`LiveKitManager.ts:206-234`) returns early when the current gRPC client says
+`isConnected()` (l.213-216); otherwise it creates a new client without disposing the old one, mints
+a bridge token (`mintAgentBridgeToken`, l.179-204, "600000m") and connects. Mic-state changes call
+`ensureBridgeConnected` -> `startBridgeSubscriber` (l.256-312). The 10 s "bridge health" timer only
+logs (l.236-248) and is not modelled.
+
+A glasses WebSocket close (`handleGlassesConnectionClose`, l.1025-1139) records `disconnectedAt`
+and, when `GRACE_PERIOD_CLEANUP_ENABLED` (l.43, the `grace_cleanup` assumption), starts the 60 s
+grace timer; LiveKit is not touched. When it fires: skipped if reconnected, else
+`UserSession.dispose()` (`UserSession.ts:596-679`): await analytics, dispose managers (LiveKitManager
+-> its current gRPC client's `dispose()`), await the location manager, and only then delete the
+session from the map (l.666). A reconnect during those awaits reuses the session; nothing checks a
+disposed flag.
+
+The REST endpoint (`livekit.api.ts:79-114` -> `livekit.service.ts:46-80`) mints a 24 h mobile token
+for the room `getRoomName()` with this region's deployment key and returns `{url, token}`.
+"""
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from model import grpc_client as grpc
+from model import tokens
+from model.config import BRIDGE_IDENTITY, USER
+from model.effects import Await, CancelTimer, Send, SetTimer, log
+from model.fmap import FMap
+from model.messages import (AudioFrame, ConnClosed, ConnectionAck, GlassesConnect, JoinRoomReply,
+                            LeaveRoomReply, MicAudio, MicStateChanged, Resumed, StatusReply,
+                            TimerFired, TokenRequest, TokenResponse)
+from model.party import Ctx, bridge_party, lookup, pod_of
+from model.seams import seam
+
+
+class SessionPhase(enum.Enum):
+    ACTIVE = "active"
+    DISPOSING = "disposing"     # inside dispose()'s awaits, still in the map
+    DISPOSED = "disposed"       # removed from the map (its socket may still be open)
+
+
+@attrs.frozen
+class Session:
+    sid: int
+    ws: str | None = None             # the attached glasses socket
+    disconnected_at: int | None = None
+    reconnection: bool = False
+    livekit: bool = False             # LiveKit was requested
+    client: int | None = None         # LiveKitManager's current gRPC client
+    phase: SessionPhase = SessionPhase.ACTIVE
+    mic_on: bool = True
+    last_rejoin: int | None = None    # rejoinBridge throttle (status-rejoin)
+
+
+@attrs.frozen
+class RegionState:
+    region: str
+    pod: int = 0
+    alive: bool = True
+    map_sid: int | None = None        # UserSession map entry for the user
+    sessions: FMap = FMap()           # every session object still referenced
+    ws_of: FMap = FMap()              # socket -> session it belongs to
+    clients: FMap = FMap()            # every LiveKitGrpcClient object ever made and alive
+    pipeline: tuple = ()              # (packet, via) that reached this pod's audio manager
+    n: int = 0
+
+
+def initial(region: str, pod: int = 0, alive: bool = True) -> RegionState:
+    return RegionState(region, pod, alive)
+
+
+# --- seams --------------------------------------------------------------------------------------
+
+@seam("room_name")
+def room_name(user: str, region: str, cfg) -> str:
+    """LiveKitManager.getRoomName(): the userId (LiveKitManager.ts:50-52)."""
+    return user
+
+
+@seam("region.on_glasses_close")
+def on_glasses_close(r: RegionState, s: Session, ctx: Ctx) -> tuple[RegionState, list]:
+    """What the close handler does to LiveKit before grace: nothing (l.1025-1139)."""
+    return r, []
+
+
+@seam("region.before_livekit_init")
+def before_livekit_init(r: RegionState, s: Session, ws: str, ctx: Ctx):
+    """Between createOrReconnect and handleLiveKitInit: nothing in the baseline."""
+    return livekit_init(r, s.sid, ws, ctx)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _put(r: RegionState, s: Session) -> RegionState:
+    return attrs.evolve(r, sessions=r.sessions.set(s.sid, s))
+
+
+def _put_client(r: RegionState, c: grpc.Client) -> RegionState:
+    return attrs.evolve(r, clients=r.clients.set(c.cid, c))
+
+
+def _n(r: RegionState) -> tuple[RegionState, int]:
+    return attrs.evolve(r, n=r.n + 1), r.n + 1
+
+
+def bridge_params(r: RegionState, ctx: Ctx) -> tuple:
+    """(room, url, token) for JoinRoom: mintAgentBridgeToken (LiveKitManager.ts:179-204)."""
+    dep = ctx.cfg.deployment_of(r.region)
+    key, secret = tokens.deployment_keys(dep)
+    room = ctx.cfg.seam("room_name")(USER, r.region, ctx.cfg)
+    token = tokens.mint(key, secret, BRIDGE_IDENTITY, room, ctx.now, ctx.cfg.timing.bridge_token_ttl)
+    return room, dep, token
+
+
+def start_bridge_subscriber(r: RegionState, sid: int, then, ctx: Ctx) -> tuple[RegionState, list]:
+    """Early return on isConnected(); else a new client (old one not disposed), token, connect."""
+    s = r.sessions[sid]
+    current = r.clients.get(s.client) if s.client is not None else None
+    if current is not None and current.is_connected():
+        return continue_after(r, then, True, ctx, [log(
+            "bridge_early_return", f"startBridgeSubscriber: client #{current.cid} isConnected(); "
+                                   "returning early", client=current.cid)])
+    r, cid = _n(r)
+    client, effects = grpc.new(cid, ctx.me, bridge_party(r.region, r.pod))
+    client, more = grpc.connect(client, bridge_params(r, ctx), then)
+    r = _put(_put_client(r, client), attrs.evolve(s, client=cid))
+    return r, effects + more
+
+
+def livekit_init(r: RegionState, sid: int, ws: str, ctx: Ctx) -> tuple[RegionState, list]:
+    """handleLiveKitInit(): mint the (ignored) 300 s ACK token, startBridgeSubscriber, then ACK."""
+    s = r.sessions[sid]
+    if not s.livekit:
+        return r, [Send(ws, ConnectionAck(sid))]
+    return start_bridge_subscriber(r, sid, ("ack", ws, sid), ctx)
+
+
+def continue_after(r: RegionState, then, ok, ctx: Ctx, effects=()) -> tuple[RegionState, list]:
+    """Resume whoever awaited a gRPC call: the ACK, or a status-rejoin step (fix modules)."""
+    effects = list(effects)
+    if then is None:
+        return r, effects
+    if then[0] == "ack":
+        _, ws, sid = then
+        return r, effects + [Send(ws, ConnectionAck(sid)),
+                             log("ack_sent", f"CONNECTION_ACK sent (bridge ok: {ok})", session=sid)]
+    if then[0] == "livekit_init":
+        r, more = livekit_init(r, then[2], then[1], ctx)
+        return r, effects + more
+    step = ctx.cfg.seam("region.continuation")
+    r, more = step(r, then, ok, ctx)
+    return r, effects + more
+
+
+@seam("region.continuation")
+def unknown_continuation(r: RegionState, then, ok, ctx: Ctx):
+    """Continuations only fix modules create; the baseline has none."""
+    raise ValueError(f"no continuation {then[0]!r} in this fix set")
+
+
+# --- glasses WebSocket --------------------------------------------------------------------------
+
+def on_glasses_connect(r: RegionState, conn, msg: GlassesConnect, ctx: Ctx):
+    """createOrReconnect (UserSession.ts:357-378), then handleConnectionInit."""
+    effects: list = []
+    if r.map_sid is not None:
+        s = r.sessions[r.map_sid]
+        s = attrs.evolve(s, ws=conn.id, disconnected_at=None, reconnection=True,
+                         livekit=s.livekit or msg.livekit)
+        effects += [CancelTimer("grace", s.sid),
+                    log("session_reconnected", f"session #{s.sid} reused (reconnection)",
+                        session=s.sid, phase=s.phase.value)]
+    else:
+        r, sid = _n(r)
+        s = Session(sid, ws=conn.id, livekit=msg.livekit)
+        r = attrs.evolve(r, map_sid=sid)
+        effects += [log("session_created", f"session #{sid} created; apps started", session=sid)]
+    r = attrs.evolve(_put(r, s), ws_of=r.ws_of.set(conn.id, s.sid))
+    r, more = ctx.cfg.seam("region.before_livekit_init")(r, s, conn.id, ctx)
+    return r, effects + more
+
+
+def on_mic_state(r: RegionState, conn, msg: MicStateChanged, ctx: Ctx):
+    """Mic change -> ensureBridgeConnected -> startBridgeSubscriber (LiveKitManager.ts:256-312)."""
+    s = r.sessions[r.ws_of[conn.id]]
+    r = _put(r, attrs.evolve(s, mic_on=msg.on))
+    r, effects = start_bridge_subscriber(r, s.sid, None, ctx)
+    return r, [log("mic_state", f"session #{s.sid}: mic {'on' if msg.on else 'off'}; "
+                                "ensureBridgeConnected", session=s.sid)] + effects
+
+
+def on_ws_audio(r: RegionState, conn, msg: MicAudio, ctx: Ctx):
+    """Binary audio frames over the socket go straight to the audio manager."""
+    return attrs.evolve(r, pipeline=r.pipeline + ((msg.packet, "ws"),)), [
+        log("audio_received", f"{msg.packet} received over the WebSocket", packet=msg.packet,
+            via="ws")]
+
+
+def on_ws_closed(r: RegionState, conn, msg: ConnClosed, ctx: Ctx):
+    """handleGlassesConnectionClose (l.1025-1139): disconnectedAt, then grace (when enabled)."""
+    s = r.sessions[r.ws_of[conn.id]]
+    s = attrs.evolve(s, disconnected_at=ctx.now, ws=None if s.ws == conn.id else s.ws)
+    r, effects = ctx.cfg.seam("region.on_glasses_close")(_put(r, s), s, ctx)
+    effects = [log("ws_closed", f"glasses socket of session #{s.sid} closed", session=s.sid)] + effects
+    if ctx.cfg.a("grace_cleanup"):
+        effects.append(SetTimer("grace", ctx.cfg.timing.grace, s.sid))
+    return r, effects
+
+
+def on_grace(r: RegionState, conn, msg: TimerFired, ctx: Ctx):
+    """Grace over: skip if reconnected, else UserSession.dispose() (first await: analytics)."""
+    s = r.sessions[msg.key]
+    if s.ws is not None:
+        return r, [log("grace_skipped", f"session #{s.sid}: grace over, reconnected", session=s.sid)]
+    r = _put(r, attrs.evolve(s, phase=SessionPhase.DISPOSING))
+    return r, [log("dispose_start", f"session #{s.sid}: grace over; dispose()", session=s.sid),
+               Await(("dispose", s.sid, "analytics"))]
+
+
+def on_dispose_step(r: RegionState, conn, msg: Resumed, ctx: Ctx):
+    """After analytics: dispose managers (LiveKitManager -> client.dispose()); after location:
+    delete from the map (UserSession.ts:596-679, l.666)."""
+    _, sid, stage = msg.tag
+    s = r.sessions[sid]
+    if stage == "analytics":
+        r, effects = dispose_livekit(r, s)
+        return r, effects + [Await(("dispose", sid, "location"))]
+    r = _put(r, attrs.evolve(s, phase=SessionPhase.DISPOSED))
+    if r.map_sid == sid:
+        r = attrs.evolve(r, map_sid=None)
+    return r, [log("session_disposed", f"session #{sid} disposed and removed from the map",
+                   session=sid)]
+
+
+def dispose_livekit(r: RegionState, s: Session) -> tuple[RegionState, list]:
+    """LiveKitManager.dispose() (LiveKitManager.ts:312-323): its current client's dispose()."""
+    if s.client is None or s.client not in r.clients:
+        return r, []
+    client, effects = grpc.dispose(r.clients[s.client])
+    return _put_client(r, client), effects
+
+
+# --- REST ---------------------------------------------------------------------------------------
+
+def on_token_request(r: RegionState, conn, msg: TokenRequest, ctx: Ctx):
+    """GET /api/client/livekit/token: a 24 h token from this region's deployment."""
+    dep = ctx.cfg.deployment_of(r.region)
+    key, secret = tokens.deployment_keys(dep)
+    room = ctx.cfg.seam("room_name")(USER, r.region, ctx.cfg)
+    token = tokens.mint(key, secret, USER, room, ctx.now, ctx.cfg.timing.mobile_token_ttl)
+    return r, [Send(conn.id, TokenResponse(dep, token)),
+               log("rest_token", f"minted mobile token for room {room} on {dep}", room=room)]
+
+
+# --- gRPC events: routed to the client object ---------------------------------------------------
+
+def on_client_event(r: RegionState, conn, msg, ctx: Ctx):
+    if isinstance(msg, TimerFired):
+        cid = msg.key
+    else:
+        cid = next(c.cid for c in r.clients.values()
+                   if conn.id == c.conn or conn.id.startswith(c.conn + "."))
+    client, effects, done = grpc.handle(r.clients[cid], conn, msg, ctx)
+    r = _put_client(r, client)
+    for then, ok in done:
+        if then is not None and then[0] == "audio":
+            r = attrs.evolve(r, pipeline=r.pipeline + ((ok, "livekit"),))
+            effects.append(log("audio_received", f"{ok} received from the bridge (client #{cid})",
+                               packet=ok, via="livekit"))
+            continue
+        r, more = continue_after(r, then, ok, ctx)
+        effects += more
+    return r, effects
+
+
+# --- the transition table -----------------------------------------------------------------------
+
+class Target(enum.Enum):
+    """Which object of the pod an event addresses (SessionPhase covers sessions)."""
+    NEW_SOCKET = "a socket not yet attached"
+    REST = "a REST request"
+    CLIENT = "a gRPC client"
+    DEAD = "a dead pod"
+
+
+S = SessionPhase
+TABLE = {
+    (Target.NEW_SOCKET, GlassesConnect): on_glasses_connect,
+    (Target.REST, TokenRequest): on_token_request,
+    **{(p, MicStateChanged): on_mic_state for p in S},
+    **{(p, MicAudio): on_ws_audio for p in S},
+    **{(p, ConnClosed): on_ws_closed for p in (S.ACTIVE, S.DISPOSING)},
+    (S.ACTIVE, TimerFired): on_grace,
+    (S.DISPOSING, Resumed): on_dispose_step,
+    **{(Target.CLIENT, t): on_client_event
+       for t in (JoinRoomReply, LeaveRoomReply, StatusReply, AudioFrame, ConnClosed, TimerFired)},
+}
+IGNORED = {
+    (S.DISPOSED, ConnClosed): "a disposed session's socket closing changes nothing",
+    (S.DISPOSING, TimerFired): "dispose() is already running",
+    (S.DISPOSED, TimerFired): "the session is gone",
+    (Target.REST, ConnClosed): "the client closed its REST request after the answer",
+    **{(Target.DEAD, t): "the pod is down; its connections failed with it"
+       for t in (GlassesConnect, TokenRequest, MicStateChanged, MicAudio, ConnClosed, TimerFired,
+                 Resumed, JoinRoomReply, LeaveRoomReply, StatusReply, AudioFrame)},
+}
+STATES = (*SessionPhase, *Target)
+MESSAGES = (GlassesConnect, TokenRequest, MicStateChanged, MicAudio, ConnClosed, TimerFired,
+            Resumed, JoinRoomReply, LeaveRoomReply, StatusReply, AudioFrame)
+
+
+def target_state(r: RegionState, conn, msg):
+    if not r.alive:
+        return Target.DEAD
+    if isinstance(msg, TimerFired):
+        if msg.name == "grace":
+            return r.sessions[msg.key].phase
+        return Target.CLIENT
+    if isinstance(msg, Resumed):
+        return r.sessions[msg.tag[1]].phase
+    if conn.kind in ("grpc", "stream"):
+        return Target.CLIENT
+    if conn.kind == "rest":
+        return Target.REST
+    if conn.id not in r.ws_of:
+        return Target.NEW_SOCKET
+    return r.sessions[r.ws_of[conn.id]].phase
+
+
+def handle(r: RegionState, conn, msg, ctx: Ctx) -> tuple[RegionState, list]:
+    entry = lookup(ctx.me, TABLE, IGNORED, target_state(r, conn, msg), msg)
+    if isinstance(entry, str):
+        return r, []
+    return entry(r, conn, msg, ctx)
+
+
+def pod_name(party: str) -> str:
+    region, pod = pod_of(party)
+    return region + (f"#{pod}" if pod else "")
