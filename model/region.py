@@ -211,7 +211,9 @@ def on_ws_closed(r: RegionState, conn, msg: ConnClosed, ctx: Ctx):
     s = r.sessions[r.ws_of[conn.id]]
     s = attrs.evolve(s, disconnected_at=ctx.now, ws=None if s.ws == conn.id else s.ws)
     r, effects = ctx.cfg.seam("region.on_glasses_close")(_put(r, s), s, ctx)
-    effects = [log("ws_closed", f"glasses socket of session #{s.sid} closed", session=s.sid)] + effects
+    effects = [log("ws_closed", f"glasses socket of session #{s.sid} "
+                                f"{'dropped' if msg.error else 'closed'}", session=s.sid,
+                   error=msg.error)] + effects
     if ctx.cfg.a("grace_cleanup"):
         effects.append(SetTimer("grace", ctx.cfg.timing.grace, s.sid))
     return r, effects

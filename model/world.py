@@ -332,16 +332,21 @@ def enabled(w: World, cfg: Config) -> list:
 MAX_STEPS = 20_000
 
 
-def deliver_all(w: World, cfg: Config, records: list | None = None) -> World:
-    """Deliver every message in flight, oldest first, with canonical routing."""
+def _do(w: World, action, cfg: Config, on_step) -> World:
+    w, recs = step_verbose(w, action, cfg)
+    if on_step is not None:
+        on_step(action, w, recs)
+    return w
+
+
+def deliver_all(w: World, cfg: Config, on_step=None) -> World:
+    """Deliver every message in flight, oldest first, with canonical routing. `on_step(action,
+    world, records)` observes each micro step."""
     for _ in range(MAX_STEPS):
         heads = w.net.heads()
         if not heads:
             return w
-        h = heads[0]
-        w, recs = step_verbose(w, NetworkDelivers(h.conn, h.to_server), cfg)
-        if records is not None:
-            records.extend(recs)
+        w = _do(w, NetworkDelivers(heads[0].conn, heads[0].to_server), cfg, on_step)
     raise RuntimeError("messages kept flowing without end")
 
 
@@ -354,29 +359,25 @@ def quiescent(w: World) -> bool:
     return w.net.idle() and not short_timer_pending(w)
 
 
-def settle(w: World, cfg: Config, records: list | None = None) -> World:
+def settle(w: World, cfg: Config, on_step=None) -> World:
     """Run fault-free to quiescence: deliver everything; while an activity timer is pending, fire
     the earliest timer (whatever its kind, so time stays in order); repeat."""
     for _ in range(MAX_STEPS):
-        w = deliver_all(w, cfg, records)
+        w = deliver_all(w, cfg, on_step)
         if not short_timer_pending(w):
             return w
-        w, recs = step_verbose(w, ClockFiresTimer(), cfg)
-        if records is not None:
-            records.extend(recs)
+        w = _do(w, ClockFiresTimer(), cfg, on_step)
     raise RuntimeError("the system does not settle")
 
 
-def advance(w: World, ms: int, cfg: Config, records: list | None = None) -> World:
+def advance(w: World, ms: int, cfg: Config, on_step=None) -> World:
     """Time passes while the system runs normally: messages are delivered as they are sent and
-    timers fire when due."""
+    timers fire when due; the clock ends `ms` later."""
     target = w.now + ms
     for _ in range(MAX_STEPS):
-        w = deliver_all(w, cfg, records)
+        w = deliver_all(w, cfg, on_step)
         t = w.clock.next()
         if t is None or t.due > target:
             break
-        w, recs = step_verbose(w, ClockFiresTimer(), cfg)
-        if records is not None:
-            records.extend(recs)
+        w = _do(w, ClockFiresTimer(), cfg, on_step)
     return attrs.evolve(w, clock=attrs.evolve(w.clock, now=max(w.now, target)))

@@ -1,0 +1,225 @@
+"""The named properties: passive observers of a World (they never send, never change anything).
+
+Safety properties are checked after every step; quiescence properties only when the world is
+quiescent (`world.quiescent`: no message in flight and no activity timer pending, see
+`world.SHORT_TIMERS`). A check returns None when the property holds and otherwise a one-line
+statement of the values that disagree. Witnesses ("sometimes") must each be seen in some run, so
+that a model that does nothing cannot pass.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from model import bridge, world as W
+from model.actions import MobileSpeaks
+from model.config import Config, USER
+from model.party import split
+from model.region import pod_name
+
+# --- presence helpers ---------------------------------------------------------------------------
+
+
+def server_participants(w: W.World) -> list[tuple[str, str, object]]:
+    """(deployment, room, participant) for every participant every LiveKit server lists."""
+    out = []
+    for pid, lk in w.of_kind("livekit"):
+        for room in lk.rooms.values():
+            out += [(lk.deployment, room.name, p) for p in room.participants.values()]
+    return out
+
+
+def bridge_presences(w: W.World) -> dict[tuple[str, str], set]:
+    """(deployment, room) -> the bridge connections present there: the server lists them, or the
+    bridge's SDK still believes it is connected (CONNECTED or RECONNECTING)."""
+    out: dict[tuple[str, str], set] = {}
+    for dep, room, p in server_participants(w):
+        if p.client.startswith("bridge:"):
+            out.setdefault((dep, room), set()).add(p.conn)
+    for pid, b in w.of_kind("bridge"):
+        for s in b.all.values():
+            if s.phase in (bridge.LinkPhase.CONNECTED, bridge.LinkPhase.RECONNECTING):
+                out.setdefault((s.url, s.room), set()).add(s.lk)
+    return out
+
+
+def bridge_in_room(w: W.World, bridge_pid: str) -> bool:
+    """The bridge's current session is connected and the server lists its connection."""
+    b = w.parties[bridge_pid]
+    s = bridge.current(b, USER)
+    if s is None or s.phase is not bridge.LinkPhase.CONNECTED:
+        return False
+    return any(p.conn == s.lk for dep, room, p in server_participants(w)
+               if dep == s.url and room == s.room)
+
+
+# --- safety -------------------------------------------------------------------------------------
+
+def one_bridge_per_room(w: W.World, cfg: Config) -> str | None:
+    for (dep, room), conns in sorted(bridge_presences(w).items()):
+        if len(conns) > 1:
+            owners = sorted({c.split("/")[0] for c in conns})
+            return (f"{len(conns)} bridge participants in room {room} on {dep} at "
+                    f"t={w.now / 1000:g}s: {', '.join(owners)}")
+    return None
+
+
+def no_stale_token_use(w: W.World, cfg: Config) -> str | None:
+    for e in w.log:
+        if e.kind == "token_rejected":
+            what = "resume" if e.get("resume") else "join"
+            return (f"{e.get('client')}'s {what} as {e.get('identity')} refused by {e.party} at "
+                    f"t={e.t / 1000:g}s: {e.get('reason')} ({e.text.split(': ', 1)[-1]})")
+    return None
+
+
+def bridge_never_crashes(w: W.World, cfg: Config) -> str | None:
+    for e in w.log:
+        if e.kind == "crash" and e.party.startswith("bridge:"):
+            return f"{e.party} crashed at t={e.t / 1000:g}s: {e.text}"
+    return None
+
+
+# --- at quiescence ------------------------------------------------------------------------------
+
+def audio_destinations(w: W.World, cfg: Config) -> tuple[set, str]:
+    """Send one probe packet from the mobile on a copy of the world, deliver everything, and
+    report which pods' audio pipelines received it (and what else happened)."""
+    probe = W.step(w, MobileSpeaks(), cfg)
+    packet = f"audio-{probe.mobile.packets}"
+    probe = W.deliver_all(probe, cfg)
+    got = {pod_name(pid) + f" ({via})" for pid, r in probe.of_kind("region")
+           for pk, via in r.pipeline if pk == packet}
+    crash = bridge_never_crashes(probe, cfg) if not bridge_never_crashes(w, cfg) else None
+    return got, (f"; the probe crashed a bridge: {crash}" if crash else "")
+
+
+def audio_reaches_active_region(w: W.World, cfg: Config) -> str | None:
+    m = w.mobile
+    if not m.mic_on or m.ws is None or m.ws_status.value != "connected":
+        return None
+    active = pod_name(w.net.conn(m.ws).server)
+    got, extra = audio_destinations(w, cfg)
+    if {g.split(" ")[0] for g in got} == {active} and len(got) == 1 and not extra:
+        return None
+    reached = ", ".join(sorted(got)) or "no region"
+    return f"WebSocket open to {active}, mic audio reached {reached}{extra}"
+
+
+def bridge_status_truthful(w: W.World, cfg: Config) -> str | None:
+    for pid, r in w.of_kind("region"):
+        if not r.alive or r.map_sid is None:
+            continue
+        s = r.sessions[r.map_sid]
+        client = r.clients.get(s.client) if s.client is not None else None
+        view = client.is_connected() if client else False
+        bridge_pid = "bridge:" + pid.split(":", 1)[1]
+        truth = bridge_in_room(w, bridge_pid)
+        if view != truth:
+            return (f"{pod_name(pid)} isConnected()={str(view).lower()} but its bridge is "
+                    f"{'' if truth else 'not '}in the room")
+    return None
+
+
+def no_zombie_bridges(w: W.World, cfg: Config) -> str | None:
+    if any(t.name == "grace" for t in w.clock.timers):
+        return None
+    for pid, r in w.of_kind("region"):
+        if r.map_sid is not None:
+            continue
+        bridge_pid = "bridge:" + pid.split(":", 1)[1]
+        for dep, room, p in server_participants(w):
+            if p.client == bridge_pid:
+                return (f"{pod_name(pid)} holds no session, yet its bridge is still in room "
+                        f"{room} on {dep} ({p.sid})")
+    return None
+
+
+def grace_keeps_audio(w: W.World, cfg: Config) -> str | None:
+    """For every glasses socket *drop* at a pod followed by a reconnection to the same session
+    within the grace period: the bridge participant present at the drop never left, up to the
+    next close of that session's socket."""
+    log = w.log
+    for i, e in enumerate(log):
+        if e.kind != "ws_closed" or not e.get("error"):
+            continue
+        pod, session = e.party, e.get("session")
+        later = [(j, x) for j, x in enumerate(log) if j > i and x.party == pod
+                 and x.get("session") == session and x.kind in ("session_reconnected", "ws_closed")]
+        if not later or later[0][1].kind != "session_reconnected":
+            continue
+        if later[0][1].t - e.t > cfg.timing.grace:
+            continue
+        end = next((j for j, x in later[1:] if x.kind == "ws_closed"), len(log))
+        bridge_pid = "bridge:" + pod.split(":", 1)[1]
+        present = _bridge_sid_at(log, i, bridge_pid)
+        if present is None:
+            continue
+        for x in log[i:end]:
+            if x.kind == "participant_left" and x.get("sid") == present:
+                return (f"{pod_name(pod)}'s bridge ({present}) left the room at t={x.t / 1000:g}s "
+                        f"({x.get('reason')}) although the socket dropped at t={e.t / 1000:g}s "
+                        f"and reconnected at t={later[0][1].t / 1000:g}s, within the grace period")
+    return None
+
+
+def _bridge_sid_at(log: tuple, index: int, bridge_pid: str) -> str | None:
+    present = None
+    for x in log[:index]:
+        if x.kind == "participant_joined" and x.get("client") == bridge_pid:
+            present = x.get("sid")
+        elif x.kind == "participant_left" and x.get("sid") == present:
+            present = None
+    return present
+
+
+# --- witnesses ----------------------------------------------------------------------------------
+
+def audio_flows_through_livekit(w: W.World) -> bool:
+    return any(e.kind == "audio_received" and e.get("via") == "livekit" for e in w.log)
+
+
+def region_switch_completes(w: W.World) -> bool:
+    target = None
+    for e in w.log:
+        if e.kind == "select_region" and e.get("frm"):
+            target = e.get("to")
+        elif e.kind == "ack" and target and e.get("region") == target:
+            return True
+    return False
+
+
+def grace_disposes_session(w: W.World) -> bool:
+    return any(e.kind == "session_disposed" for e in w.log)
+
+
+SAFETY: dict[str, Callable] = {
+    "OneBridgePerRoom": one_bridge_per_room,
+    "NoStaleTokenUse": no_stale_token_use,
+    "BridgeNeverCrashes": bridge_never_crashes,
+}
+QUIESCENT: dict[str, Callable] = {
+    "AudioReachesActiveRegion": audio_reaches_active_region,
+    "BridgeStatusTruthful": bridge_status_truthful,
+    "NoZombieBridges": no_zombie_bridges,
+    "GraceKeepsAudio": grace_keeps_audio,
+}
+WITNESSES: dict[str, Callable] = {
+    "AudioFlowsThroughLiveKit": audio_flows_through_livekit,
+    "RegionSwitchCompletes": region_switch_completes,
+    "GraceDisposesSession": grace_disposes_session,
+}
+ALL = (*SAFETY, *QUIESCENT)
+
+
+def check_safety(w: W.World, cfg: Config) -> dict[str, str]:
+    return {n: v for n, f in SAFETY.items() if (v := f(w, cfg))}
+
+
+def check_quiescent(w: W.World, cfg: Config) -> dict[str, str]:
+    if not W.quiescent(w):
+        return {}
+    return {n: v for n, f in QUIESCENT.items() if (v := f(w, cfg))}
+
+
+def witnesses(w: W.World) -> dict[str, bool]:
+    return {n: f(w) for n, f in WITNESSES.items()}

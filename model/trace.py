@@ -1,0 +1,243 @@
+"""The `handover.trace/1` format: hand-written scenarios, shrunk counterexamples and the corpus.
+
+```json
+{"format": "handover.trace/1", "assumptions": {"topology": "shared"}, "fixes": ["baseline"],
+ "steps": [{"step": "connect", "region": "cloud-debug"}, {"step": "settle"}],
+ "expect": {"violates": ["AudioReachesActiveRegion"], "holds": ["BridgeNeverCrashes"]}}
+```
+
+Macro steps (for people): connect, switch_region, ws_drop, mic, speak, grpc_stream_error,
+livekit_outage, advance, settle. Micro steps (engines emit them): deliver, fire, tick. Omitted
+assumptions take the reference profile's values. Every problem is a `TraceError` with one line.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from model import actions as A
+from model.config import ASSUMPTIONS, REGIONS, ConfigError, parse_assumption
+
+FORMAT = "handover.trace/1"
+
+
+class TraceError(ValueError):
+    """A malformed trace or step (one line, names the problem)."""
+
+
+# step name -> {field: (type, required)}
+STEPS: dict[str, dict[str, tuple[type | tuple, bool]]] = {
+    "connect": {"region": (str, True)},
+    "switch_region": {"to": (str, True)},
+    "ws_drop": {},
+    "mic": {"on": (bool, True)},
+    "speak": {},
+    "grpc_stream_error": {"region": (str, True), "pod": (int, False)},
+    "livekit_outage": {"participant": (str, True), "seconds": ((int, float), True)},
+    "advance": {"seconds": ((int, float), True)},
+    "settle": {},
+    "deliver": {"conn": (str, True), "to": (str, True), "pod": (int, False), "msg": (str, False)},
+    "fire": {"timer": (str, False), "party": (str, False)},
+    "tick": {"ms": (int, True)},
+}
+MACRO = ("advance", "settle")
+
+
+@attrs.frozen
+class Trace:
+    steps: tuple
+    assumptions: tuple = ()       # (key, value) pairs given in the file
+    fixes: tuple = ("baseline",)
+    expect: tuple = ()            # (("violates", (...)), ("holds", (...)))
+    name: str = ""
+
+    def expectation(self, key: str) -> tuple:
+        return dict(self.expect).get(key, ())
+
+
+def check_step(i: int, step: Any) -> dict:
+    where = f"step {i + 1}"
+    if not isinstance(step, dict) or "step" not in step:
+        raise TraceError(f"{where}: each step is an object with a \"step\" field")
+    kind = step["step"]
+    if kind not in STEPS:
+        raise TraceError(f"{where}: unknown step {kind!r} (known: {', '.join(STEPS)})")
+    fields = STEPS[kind]
+    for key in step:
+        if key != "step" and key not in fields:
+            raise TraceError(f"{where} ({kind}): unknown field {key!r}")
+    for key, (typ, required) in fields.items():
+        if key not in step:
+            if required:
+                raise TraceError(f"{where} ({kind}): missing field {key!r}")
+            continue
+        value = step[key]
+        if isinstance(value, bool) and typ is not bool:
+            raise TraceError(f"{where} ({kind}): field {key!r} has the wrong type")
+        if not isinstance(value, typ):
+            raise TraceError(f"{where} ({kind}): field {key!r} has the wrong type")
+    for key in ("region", "to"):
+        if kind in ("connect", "switch_region", "grpc_stream_error") and key in step \
+                and step[key] not in REGIONS:
+            raise TraceError(f"{where} ({kind}): unknown region {step[key]!r} "
+                             f"(known: {', '.join(REGIONS)})")
+    if kind == "deliver" and step["to"] not in ("server", "client"):
+        raise TraceError(f"{where} (deliver): \"to\" is \"server\" or \"client\"")
+    if kind == "livekit_outage":
+        p = step["participant"]
+        if p != "mobile" and not (p.startswith("bridge:") and p.split(":", 1)[1].split("#")[0]
+                                  in REGIONS):
+            raise TraceError(f"{where} (livekit_outage): participant is \"mobile\" or "
+                             f"\"bridge:<region>\", not {p!r}")
+    for key in ("seconds", "ms"):
+        if key in step and step[key] <= 0:
+            raise TraceError(f"{where} ({kind}): {key} must be positive")
+    return step
+
+
+def parse(data: Any, name: str = "") -> Trace:
+    if not isinstance(data, dict):
+        raise TraceError("a trace is a JSON object")
+    if data.get("format") != FORMAT:
+        raise TraceError(f"\"format\" must be {FORMAT!r}")
+    unknown = set(data) - {"format", "assumptions", "fixes", "steps", "expect", "description"}
+    if unknown:
+        raise TraceError(f"unknown top-level field {sorted(unknown)[0]!r}")
+    assumptions = data.get("assumptions", {})
+    if not isinstance(assumptions, dict):
+        raise TraceError("\"assumptions\" is an object")
+    try:
+        parsed = tuple((k, parse_assumption(k, v)) for k, v in assumptions.items())
+    except ConfigError as e:
+        raise TraceError(str(e)) from None
+    fixes = data.get("fixes", ["baseline"])
+    if not isinstance(fixes, list) or not all(isinstance(f, str) for f in fixes) or not fixes:
+        raise TraceError("\"fixes\" is a non-empty list of fix names")
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        raise TraceError("\"steps\" is a list")
+    checked = tuple(check_step(i, s) for i, s in enumerate(steps))
+    expect = data.get("expect", {})
+    if not isinstance(expect, dict) or set(expect) - {"violates", "holds"}:
+        raise TraceError("\"expect\" is an object with \"violates\" and/or \"holds\" lists")
+    from model.properties import ALL
+    for key, names in expect.items():
+        if not isinstance(names, list):
+            raise TraceError(f"expect.{key} is a list of property names")
+        for n in names:
+            if n not in ALL:
+                raise TraceError(f"expect.{key}: unknown property {n!r} (known: {', '.join(ALL)})")
+    return Trace(tuple(_freeze(s) for s in checked), parsed, tuple(fixes),
+                 tuple((k, tuple(v)) for k, v in expect.items()), name)
+
+
+def _freeze(step: dict) -> tuple:
+    return tuple(sorted(step.items()))
+
+
+def step_dict(step: tuple) -> dict:
+    d = dict(step)
+    return {"step": d.pop("step"), **d}
+
+
+def load(path: str | Path) -> Trace:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise TraceError(f"cannot read {p}: {e.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise TraceError(f"{p}: not JSON ({e.msg} at line {e.lineno})") from None
+    return parse(data, p.stem)
+
+
+def to_json(trace: Trace, description: str = "") -> dict:
+    out: dict = {"format": FORMAT}
+    if description:
+        out["description"] = description
+    out["assumptions"] = dict(trace.assumptions)
+    out["fixes"] = list(trace.fixes)
+    out["steps"] = [step_dict(s) for s in trace.steps]
+    if trace.expect:
+        out["expect"] = {k: list(v) for k, v in trace.expect}
+    return out
+
+
+def dump(trace: Trace, path: str | Path, description: str = "") -> None:
+    # one step per line: traces are read in reviews
+    Path(path).write_text(_compact_steps(to_json(trace, description)) + "\n")
+
+
+def _compact_steps(data: dict) -> str:
+    head = {k: v for k, v in data.items() if k != "steps" and k != "expect"}
+    parts = [f'  "{k}": {json.dumps(v)}' for k, v in head.items()]
+    steps = ",\n".join("    " + json.dumps(s) for s in data["steps"])
+    parts.append(f'  "steps": [\n{steps}\n  ]')
+    if "expect" in data:
+        parts.append(f'  "expect": {json.dumps(data["expect"])}')
+    return "{\n" + ",\n".join(parts) + "\n}"
+
+
+# --- steps <-> actions --------------------------------------------------------------------------
+
+def action_of(step: dict):
+    """The action of a user, fault or micro step (None for the macro steps advance/settle)."""
+    kind = step["step"]
+    if kind in ("connect", "switch_region"):
+        return A.UserSelectsRegion(step.get("region") or step.get("to"))
+    if kind == "ws_drop":
+        return A.GlassesSocketDrops()
+    if kind == "mic":
+        return A.UserSetsMic(step["on"])
+    if kind == "speak":
+        return A.MobileSpeaks()
+    if kind == "grpc_stream_error":
+        return A.GrpcStreamErrors(step["region"], step.get("pod", 0))
+    if kind == "livekit_outage":
+        return A.LiveKitSignalLost(step["participant"], int(step["seconds"]))
+    if kind == "deliver":
+        return A.NetworkDelivers(step["conn"], step["to"] == "server", step.get("pod"))
+    if kind == "fire":
+        return A.ClockFiresTimer()
+    if kind == "tick":
+        return A.ClockAdvances(step["ms"])
+    return None
+
+
+def step_of(action, world=None) -> dict:
+    """The trace step for an action (the inverse of action_of)."""
+    if isinstance(action, A.UserSelectsRegion):
+        if world is not None and world.mobile.backend is None:
+            return {"step": "connect", "region": action.region}
+        return {"step": "switch_region", "to": action.region}
+    if isinstance(action, A.GlassesSocketDrops):
+        return {"step": "ws_drop"}
+    if isinstance(action, A.UserSetsMic):
+        return {"step": "mic", "on": action.on}
+    if isinstance(action, A.MobileSpeaks):
+        return {"step": "speak"}
+    if isinstance(action, A.GrpcStreamErrors):
+        return {"step": "grpc_stream_error", "region": action.region,
+                **({"pod": action.pod} if action.pod else {})}
+    if isinstance(action, A.LiveKitSignalLost):
+        return {"step": "livekit_outage", "participant": action.participant,
+                "seconds": action.seconds}
+    if isinstance(action, A.NetworkDelivers):
+        d = {"step": "deliver", "conn": action.conn, "to": "server" if action.to_server else "client"}
+        if action.pod is not None:
+            d["pod"] = action.pod
+        return d
+    if isinstance(action, A.ClockFiresTimer):
+        return {"step": "fire"}
+    if isinstance(action, A.ClockAdvances):
+        return {"step": "tick", "ms": action.ms}
+    raise TypeError(action)
+
+
+def known_assumptions() -> list[str]:
+    return list(ASSUMPTIONS)
