@@ -13,9 +13,24 @@ from model.config import ConfigError
 
 REGISTRY: dict[str, str] = {
     "baseline": "fixes.baseline",
+    "fix1-mobile-disconnect-first": "fixes.fix1_mobile_disconnect_first",
+    "fix2-dispose-on-disconnect": "fixes.fix2_dispose_on_disconnect",
+    "fix3-region-room-names": "fixes.fix3_region_room_names",
+    "status-rejoin": "fixes.status_rejoin",
+    "status-rejoin-as-deployed": "fixes.status_rejoin_as_deployed",
+    "bridge-always-replaces": "fixes.bridge_always_replaces",
+    "disposed-guards": "fixes.disposed_guards",
 }
 
-COMBINATIONS: dict[str, tuple[str, ...]] = {}
+COMBINATIONS: dict[str, tuple[str, ...]] = {
+    "fix1+fix2": ("fix1-mobile-disconnect-first", "fix2-dispose-on-disconnect"),
+    "fix1+fix3": ("fix1-mobile-disconnect-first", "fix3-region-room-names"),
+    "fix2+fix3": ("fix2-dispose-on-disconnect", "fix3-region-room-names"),
+    "report-fixes": ("fix1-mobile-disconnect-first", "fix2-dispose-on-disconnect",
+                     "fix3-region-room-names"),
+    "team-sequence": ("status-rejoin", "bridge-always-replaces", "disposed-guards"),
+}
+"""The report's fixes pairwise and all three; the team's sequence of later changes."""
 
 
 def known() -> list[str]:

@@ -1,0 +1,17 @@
+"""status-rejoin-as-deployed: status-rejoin as it actually ran from 2025-10-20 to 2025-11-24.
+
+The TypeScript copy of the gRPC proto lacked `GetStatus`, so the call threw ("this.client.getStatus
+is not a function"), which `getStatus()` turned into `connected: false` (reason "exception"): every
+reconnection forced a rejoin, whatever the bridge's real state (system-facts.md, "status-rejoin as
+deployed"). The patch: status-rejoin, with the client's GetStatus replaced by the exception path.
+"""
+from fixes import status_rejoin
+from model.effects import log
+
+
+def get_status_throws(client, then):
+    return client, [log("status_exception", "getStatus: this.client.getStatus is not a function "
+                                            "-> connected: false")], [(then, False)]
+
+
+REPLACES = {**status_rejoin.REPLACES, "grpc.get_status": get_status_throws}
