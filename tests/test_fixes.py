@@ -1,0 +1,53 @@
+"""Fix modules and their composition."""
+import pytest
+
+import fixes
+from model import seams
+from model.config import ConfigError, make_config
+
+
+@pytest.mark.parametrize("name", list(fixes.REGISTRY))
+def test_every_fix_is_a_documented_module_of_known_seams(name):
+    mod = fixes.module(name)
+    assert (mod.__doc__ or "").strip().startswith(name), "docstring opens with the fix name"
+    assert set(mod.REPLACES) <= set(seams.names())
+    if name != "baseline":
+        assert mod.REPLACES, "a fix replaces at least one seam"
+
+
+@pytest.mark.parametrize("name", fixes.known())
+def test_every_registered_fix_set_builds_a_config(name):
+    cfg = make_config([name])
+    for seam_name, fn in cfg.seams.items():
+        assert cfg.seam(seam_name) is fn
+
+
+def test_fix_sets_compose_by_union():
+    cfg = make_config(["fix1-mobile-disconnect-first", "fix3-region-room-names"])
+    assert cfg.fixes == ("fix1-mobile-disconnect-first", "fix3-region-room-names")
+    assert {"mobile.disconnect_old_room", "room_name"} == set(cfg.seams.keys())
+
+
+def test_combination_names_expand():
+    assert make_config(["team-sequence"]).fixes == fixes.COMBINATIONS["team-sequence"]
+
+
+def test_conflicting_fixes_are_refused_with_both_names_and_the_seam():
+    with pytest.raises(ConfigError) as e:
+        make_config(["status-rejoin", "status-rejoin-as-deployed"])
+    msg = str(e.value)
+    assert "status-rejoin" in msg and "status-rejoin-as-deployed" in msg and "seam" in msg
+
+
+def test_unknown_fix_lists_the_known_ones():
+    with pytest.raises(ConfigError) as e:
+        make_config(["fix9"])
+    assert "fix9" in str(e.value) and "fix1-mobile-disconnect-first" in str(e.value)
+
+
+def test_baseline_seams_are_the_party_functions():
+    cfg = make_config(["baseline"])
+    from model import region
+    assert cfg.seam("room_name") is region.room_name
+    assert cfg.seam("room_name")("u", "france", cfg) == "u"
+    assert make_config(["fix3-region-room-names"]).seam("room_name")("u", "france", cfg) == "u-france"
