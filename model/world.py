@@ -272,12 +272,10 @@ def step_verbose(w: World, action, cfg: Config) -> tuple[World, list[Record]]:
     elif isinstance(action, UserSelectsRegion):
         if action.region not in cfg.regions:
             raise Impossible(f"unknown region {action.region!r}")
-        run.rec("user", "mobile", f"user selects {action.region}")
         run.stimulate("mobile", mobile.select_region, action.region)
     elif isinstance(action, MobileSpeaks):
         run.stimulate("mobile", mobile.speak)
     elif isinstance(action, UserSetsMic):
-        run.rec("user", "mobile", f"user turns the mic {'on' if action.on else 'off'}")
         run.stimulate("mobile", mobile.set_mic, action.on)
     elif isinstance(action, (GlassesSocketDrops, GrpcStreamErrors, LiveKitSignalLost)):
         conn = _fault_conn(w, cfg, action)
