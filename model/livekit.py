@@ -104,7 +104,8 @@ def remove(lk: LiveKitState, room: RoomState, p: Participant, reason: str, ctx: 
     room = attrs.evolve(room, participants=room.participants.delete(p.identity))
     effects = [CancelTimer("refresh", p.sid), CancelTimer("resume_wait", p.sid),
                log("participant_left", f"{p.identity} ({p.sid}) left {room.name}: {reason}",
-                   room=room.name, identity=p.identity, sid=p.sid, client=p.client, reason=reason)]
+                   room=room.name, identity=p.identity, sid=p.sid, client=p.client, conn=p.conn,
+                   reason=reason)]
     if notify:
         effects = [Send(p.conn, ServerLeave("DISCONNECT", reason)), Close(p.conn)] + effects
     if not room.participants:
@@ -123,7 +124,7 @@ def on_join(lk: LiveKitState, conn, msg: Join, ctx: Ctx):
         return lk, [Send(conn.id, JoinRefused(verdict.reason, verdict.message)), Close(conn.id),
                     log("token_rejected", f"401 for {claims.get('sub', '?')}: {verdict.message}",
                         identity=claims.get("sub", ""), reason=verdict.reason, client=conn.client,
-                        resume=msg.resume)]
+                        conn=conn.id, resume=msg.resume)]
     room = lk.rooms.get(verdict.room)
     existing = room.participants.get(verdict.identity) if room else None
     if msg.resume:
