@@ -1,0 +1,188 @@
+"""A cloud region pod: the state and effects after each message (region.py)."""
+import attrs
+
+from model import grpc_client as G
+from model import region as R
+from model import tokens
+from model.config import BRIDGE_IDENTITY, USER
+from model.effects import Await, CancelTimer, Close, Open, Send, SetTimer
+from model.messages import (AudioFrame, ConnClosed, ConnectionAck, GlassesConnect, JoinRoom,
+                            JoinRoomReply, LeaveRoom, LeaveRoomReply, MicAudio, MicStateChanged,
+                            Resumed, StreamAudio, TimerFired, TokenRequest, TokenResponse)
+from conftest import conn, ctx, logs, of
+
+ME = "region:cloud-debug"
+C = ctx(ME)
+WS = conn("mobile/ws1", "ws", "mobile", ME, "region:cloud-debug")
+GRPC = conn(f"{ME}/grpc2", "grpc", ME, "bridge:cloud-debug")
+STREAM = conn(f"{ME}/grpc2.s1", "stream", ME, "bridge:cloud-debug")
+LOCAL = conn(f"{ME}/local", "local", ME, ME)
+
+
+def opened(c=C):
+    r, _ = R.handle(R.initial("cloud-debug"), WS, GlassesConnect(True), c)
+    return r
+
+
+def joined(c=C):
+    r, _ = R.handle(opened(c), GRPC, JoinRoomReply(True), c)
+    return r
+
+
+def test_new_socket_creates_a_session_and_starts_the_bridge_before_the_ack():
+    r, eff = R.handle(R.initial("cloud-debug"), WS, GlassesConnect(True), C)
+    s = r.sessions[1]
+    assert r.map_sid == 1 and s.ws == "mobile/ws1" and s.livekit and not s.reconnection
+    assert s.client == 2 and r.clients[2].calls == (("join", ("ack", "mobile/ws1", 1)),)
+    assert Open(f"{ME}/grpc2", "grpc", "bridge:cloud-debug") in eff
+    (join,) = [e.msg for e in of(eff, Send) if isinstance(e.msg, JoinRoom)]
+    assert (join.user, join.room, join.url) == (USER, USER, "shared")
+    claims = tokens.claims_of(join.token)
+    assert claims["sub"] == BRIDGE_IDENTITY and claims["video"]["room"] == USER
+    assert claims["exp"] - claims["nbf"] == 600_000 * 60  # "600000m"
+    assert not [e for e in of(eff, Send) if isinstance(e.msg, ConnectionAck)]
+
+
+def test_without_livekit_the_ack_is_immediate():
+    r, eff = R.handle(R.initial("cloud-debug"), WS, GlassesConnect(False), C)
+    assert Send("mobile/ws1", ConnectionAck(1)) in eff and len(r.clients) == 0
+
+
+def test_join_reply_opens_the_audio_stream_and_sends_the_ack():
+    r, eff = R.handle(opened(), GRPC, JoinRoomReply(True), C)
+    c = r.clients[2]
+    assert c.is_connected() and c.stream == f"{ME}/grpc2.s1"
+    assert Send(f"{ME}/grpc2.s1", StreamAudio(USER)) in eff
+    assert Send("mobile/ws1", ConnectionAck(1)) in eff
+
+
+def test_failed_bridge_join_still_sends_the_ack():
+    r, eff = R.handle(opened(), GRPC, JoinRoomReply(False, "session already exists for this user"), C)
+    assert not r.clients[2].is_connected()
+    assert Send("mobile/ws1", ConnectionAck(1)) in eff and "grpc_join_failed" in logs(eff)
+
+
+def test_reconnect_reuses_the_session_and_returns_early_on_isConnected():
+    r, _ = R.handle(joined(), WS, ConnClosed(False), C)
+    ws2 = conn("mobile/ws5", "ws", "mobile", ME)
+    r2, eff = R.handle(r, ws2, GlassesConnect(True), ctx(ME, now=30_000))
+    s = r2.sessions[1]
+    assert s.reconnection and s.ws == "mobile/ws5" and s.disconnected_at is None
+    assert CancelTimer("grace", 1) in eff
+    assert "bridge_early_return" in logs(eff) and of(eff, Open) == []
+    assert Send("mobile/ws5", ConnectionAck(1)) in eff
+
+
+def test_reconnect_with_a_dead_client_makes_a_new_one_without_disposing_the_old():
+    r = joined()
+    r, _ = R.handle(r, STREAM, ConnClosed(False), C)          # stream end: flags cleared
+    r, _ = R.handle(r, WS, ConnClosed(False), C)
+    r2, eff = R.handle(r, conn("mobile/ws5", "ws", "mobile", ME), GlassesConnect(True), C)
+    assert r2.sessions[1].client == 3 and set(r2.clients) == {2, 3}
+    assert not r2.clients[2].disposed
+    assert Open(f"{ME}/grpc3", "grpc", "bridge:cloud-debug") in eff
+
+
+def test_socket_close_starts_grace_and_leaves_livekit_alone():
+    r, eff = R.handle(joined(), WS, ConnClosed(True), ctx(ME, now=5_000))
+    s = r.sessions[1]
+    assert s.ws is None and s.disconnected_at == 5_000 and r.map_sid == 1
+    assert SetTimer("grace", 60_000, 1) in eff
+    assert of(eff, Send) == [] and r.clients[2].is_connected()
+
+
+def test_no_grace_timer_when_grace_cleanup_is_off():
+    c = ctx(ME, grace_cleanup=False)
+    r, eff = R.handle(joined(c), WS, ConnClosed(True), c)
+    assert of(eff, SetTimer) == []
+
+
+def test_grace_timer_skips_a_reconnected_session():
+    r = joined()
+    r2, eff = R.handle(r, None, TimerFired("grace", 1), C)
+    assert r2 == r and logs(eff) == ["grace_skipped"]
+
+
+def test_grace_expiry_disposes_through_its_awaits_and_removes_the_session_last():
+    r, _ = R.handle(joined(), WS, ConnClosed(True), C)
+    r, eff = R.handle(r, None, TimerFired("grace", 1), C)
+    assert r.sessions[1].phase is R.SessionPhase.DISPOSING and r.map_sid == 1
+    assert Await(("dispose", 1, "analytics")) in eff
+    r, eff = R.handle(r, LOCAL, Resumed(("dispose", 1, "analytics")), C)
+    assert r.clients[2].disposed and not r.clients[2].joined
+    assert Close(f"{ME}/grpc2.s1") in eff and Send(f"{ME}/grpc2", LeaveRoom(USER)) in eff
+    assert Await(("dispose", 1, "location")) in eff and r.map_sid == 1
+    r, eff = R.handle(r, LOCAL, Resumed(("dispose", 1, "location")), C)
+    assert r.sessions[1].phase is R.SessionPhase.DISPOSED and r.map_sid is None
+    assert logs(eff) == ["session_disposed"]
+
+
+def test_a_reconnect_during_dispose_reuses_the_session_that_is_then_removed():
+    r, _ = R.handle(joined(), WS, ConnClosed(True), C)
+    r, _ = R.handle(r, None, TimerFired("grace", 1), C)
+    r, eff = R.handle(r, conn("mobile/ws9", "ws", "mobile", ME), GlassesConnect(True), C)
+    assert r.sessions[1].phase is R.SessionPhase.DISPOSING and r.sessions[1].ws == "mobile/ws9"
+    assert "session_reconnected" in logs(eff)
+    r, _ = R.handle(r, LOCAL, Resumed(("dispose", 1, "analytics")), C)
+    r, _ = R.handle(r, LOCAL, Resumed(("dispose", 1, "location")), C)
+    # the socket is still attached to a session no longer in the map (nothing checks disposed)
+    assert r.map_sid is None and r.ws_of["mobile/ws9"] == 1
+    assert r.sessions[1].phase is R.SessionPhase.DISPOSED
+
+
+def test_rest_token_is_a_24h_token_for_the_user_room_on_this_regions_deployment():
+    c = ctx("region:france", now=1_000, topology="per-region")
+    rest = conn("mobile/rest3", "rest", "mobile", "region:france")
+    r0 = R.initial("france")
+    r, eff = R.handle(r0, rest, TokenRequest(), c)
+    assert r == r0
+    (send,) = of(eff, Send)
+    assert isinstance(send.msg, TokenResponse) and send.msg.url == "france"
+    claims = tokens.claims_of(send.msg.token)
+    assert claims["iss"] == tokens.deployment_keys("france")[0]
+    assert (claims["sub"], claims["video"]["room"]) == (USER, USER)
+    assert claims["exp"] - claims["nbf"] == 24 * 3600
+
+
+def test_mic_change_calls_ensureBridgeConnected():
+    r, eff = R.handle(joined(), WS, MicStateChanged(False), C)
+    assert r.sessions[1].mic_on is False and "bridge_early_return" in logs(eff)
+    assert not [e for e in of(eff, Send) if isinstance(e.msg, ConnectionAck)]
+
+
+def test_audio_reaches_the_pipeline_over_the_socket_or_from_the_bridge():
+    r, _ = R.handle(joined(), WS, MicAudio("audio-1"), C)
+    r, _ = R.handle(r, STREAM, AudioFrame("audio-2"), C)
+    assert r.pipeline == (("audio-1", "ws"), ("audio-2", "livekit"))
+
+
+def test_stream_error_retries_once_after_2s_with_the_stored_token():
+    r = joined()
+    token = r.clients[2].params[2]
+    r, eff = R.handle(r, STREAM, ConnClosed(True), C)
+    assert not r.clients[2].connected and r.clients[2].joined
+    assert SetTimer("grpc_retry", 2_000, 2) in eff
+    r, eff = R.handle(r, None, TimerFired("grpc_retry", 2), ctx(ME, now=2_000))
+    sends = [e.msg for e in of(eff, Send)]
+    # connect() runs disconnect() first because joinedRoom is still set (l.130-166)
+    assert sends == [LeaveRoom(USER), JoinRoom(USER, USER, "shared", token)]
+
+
+def test_stream_end_clears_the_flags_without_retry():
+    r, eff = R.handle(joined(), STREAM, ConnClosed(False), C)
+    c = r.clients[2]
+    assert not (c.connected or c.joined or c.audio_stream) and of(eff, SetTimer) == []
+
+
+def test_leave_reply_pops_the_call():
+    r, _ = R.handle(joined(), WS, ConnClosed(True), C)
+    r, _ = R.handle(r, None, TimerFired("grace", 1), C)
+    r, _ = R.handle(r, LOCAL, Resumed(("dispose", 1, "analytics")), C)
+    r2, eff = R.handle(r, GRPC, LeaveRoomReply(True), C)
+    assert r2.clients[2].calls == () and eff == []
+
+
+def test_a_dead_pod_ignores_everything():
+    r = attrs.evolve(joined(), alive=False)
+    for c, msg in ((WS, MicAudio("a")), (GRPC, JoinRoomReply(True)), (None, TimerFired("grace", 1))):
+        assert R.handle(r, c, msg, C) == (r, [])
