@@ -319,7 +319,8 @@ IGNORED = {
     **{(L.DISCONNECTED, t): _GONE for t in (ConnClosed, ServerLeave, RefreshToken, DataReceived,
                                             TimerFired, JoinAccepted)},
     **{(L.ORPHANED, t): "the map no longer holds this session; its SDK keeps running"
-       for t in (ConnClosed, ServerLeave, RefreshToken, TimerFired)},
+       for t in (ConnClosed, ServerLeave, RefreshToken, TimerFired, JoinAccepted,
+                 JoinRefused)},
     (L.RECONNECTING, DataReceived): "no media while the signal is down",
     (L.JOINING, RefreshToken): "the refresh token also comes in the join answer",
     (L.JOINING, DataReceived): "auto-subscribe is off and the session is not yet stored",

@@ -162,3 +162,19 @@ def test_a_dead_process_ignores_everything():
     b = attrs.evolve(connected(), alive=False)
     assert B.handle(b, RPC, JOIN, C) == (b, [])
     assert B.handle(b, lk(1), DataReceived(USER, "p"), C) == (b, [])
+
+
+def test_an_orphaned_session_ignores_the_answer_to_its_resume():
+    """Found by the random walks (test_totality): two JoinRooms in flight, the first session
+    loses its signal and resumes, then the second is stored and orphans it; the answer to the
+    orphan's resume must not be a ProtocolError."""
+    rpc3 = conn("region:france/grpc3", "grpc", "region:france", ME)
+    b, _ = B.handle(B.initial("france"), RPC, JOIN, C)
+    b, _ = B.handle(b, rpc3, JOIN, C)
+    b, _ = B.handle(b, lk(1), JoinAccepted("PA_1", False, "r1"), C)
+    b, _ = B.handle(b, lk(1), ConnClosed(True), C)
+    b, _ = B.handle(b, None, TimerFired("sdk_retry", 1), C)      # resume Join on lk3
+    b, _ = B.handle(b, lk(2), JoinAccepted("PA_2", False, "r2"), C)
+    assert b.all[1].phase is B.LinkPhase.ORPHANED and b.all[1].lk == f"{ME}/lk3"
+    for msg in (JoinAccepted("PA_1", True, "r3"), JoinRefused("expired", "x")):
+        assert B.handle(b, lk(3), msg, C) == (b, [])
