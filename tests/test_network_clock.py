@@ -1,0 +1,91 @@
+"""The network (ordered channels, routing, failures) and the clock (named timers)."""
+import pytest
+
+from model import world as W
+from model.actions import ClockAdvances, ClockFiresTimer, NetworkDelivers, UserSelectsRegion
+from model.clock import Clock
+from model.config import make_config
+from model.messages import ConnClosed
+from model.network import Network
+
+
+def test_each_channel_is_fifo_and_heads_are_oldest_first():
+    n = Network().open("c1", "ws", "a", "b", "b").open("c2", "ws", "a", "b", "b")
+    n, _ = n.send("c1", "a", "m1")
+    n, _ = n.send("c2", "a", "x1")
+    n, _ = n.send("c1", "a", "m2")
+    n, _ = n.send("c1", "b", "r1")
+    assert [(e.conn, e.to_server, e.msg) for e in n.heads()] == [
+        ("c1", True, "m1"), ("c2", True, "x1"), ("c1", False, "r1")]
+    n = n.pop(n.heads()[0])
+    assert [e.msg for e in n.heads()] == ["x1", "m2", "r1"]
+
+
+def test_a_graceful_close_delivers_what_was_sent_then_tells_the_peer():
+    n = Network().open("c", "ws", "a", "b", "b")
+    n, _ = n.send("c", "a", "m1")
+    n = n.close("c", "a")
+    assert [e.msg for e in n.inflight] == ["m1", ConnClosed(False)]
+    n2, sent = n.send("c", "a", "late")
+    assert not sent and n2 == n
+    assert n.close("c", "a") == n                       # closing twice is a no-op
+
+
+def test_a_failure_loses_in_flight_messages_and_tells_both_ends():
+    n = Network().open("c", "ws", "a", "b", "b")
+    n, _ = n.send("c", "a", "m1")
+    n, _ = n.send("c", "b", "r1")
+    n = n.fail("c")
+    assert sorted((e.to_server, e.msg) for e in n.inflight) == [
+        (False, ConnClosed(True)), (True, ConnClosed(True))]
+    assert not n.conn("c").open
+
+
+def test_region_connections_are_routed_at_first_delivery():
+    cfg = make_config(pods_per_region=2)
+    w = W.step(W.initial(cfg), UserSelectsRegion("france"), cfg)
+    assert w.net.conn("mobile/ws1").server == ""
+    acts = [a for a in W.enabled(w, cfg) if isinstance(a, NetworkDelivers)]
+    assert acts == [NetworkDelivers("mobile/ws1", True, 0), NetworkDelivers("mobile/ws1", True, 1)]
+    w1 = W.step(w, acts[1], cfg)
+    assert w1.net.conn("mobile/ws1").server == "region:france#1"
+    with pytest.raises(W.Impossible):
+        W.step(w, NetworkDelivers("mobile/ws1", True, 2), cfg)
+
+
+def test_timers_fire_in_due_then_set_order_and_setting_again_replaces():
+    c = Clock().set("p", "a", 500).set("q", "b", 100).set("p", "c", 500)
+    assert [(t.party, t.name) for t in c.timers] == [("q", "b"), ("p", "a"), ("p", "c")]
+    c = c.set("q", "b", 900)
+    assert [t.name for t in c.timers] == ["a", "c", "b"] and c.pending("q", "b")
+    t = c.next()
+    c2 = c.pop(t)
+    assert c2.now == 500 and not c2.pending("p", "a")
+    assert not c.cancel("p", "a").pending("p", "a") and c.cancel_all("p").timers == (c.timers[2],)
+
+
+def test_timers_are_keyed():
+    c = Clock().set("p", "grace", 10, key=1).set("p", "grace", 10, key=2)
+    assert len(c.timers) == 2 and len(c.cancel("p", "grace", 1).timers) == 1
+
+
+def test_the_clock_advances_in_integer_ms_firing_due_timers_in_order():
+    cfg = make_config()
+    w = W.step(W.initial(cfg), UserSelectsRegion("france"), cfg)
+    w = W.settle(w, cfg)
+    assert w.now == 0 and all(isinstance(t.due, int) for t in w.clock.timers)
+    w2 = W.step(w, ClockAdvances(300_001), cfg)
+    assert w2.now == 300_001
+    # the 5 min refresh fired on the way and re-armed for 10 min
+    assert {t.due for t in w2.clock.timers if t.name == "refresh"} == {600_000}
+    with pytest.raises(W.Impossible):
+        W.step(w, ClockAdvances(0), cfg)
+    with pytest.raises(W.Impossible):
+        W.step(W.initial(cfg), ClockFiresTimer(), cfg)
+
+
+def test_nothing_is_delivered_to_a_closed_peer_silently():
+    """Every message sent is either delivered, or lost by a failure that both ends hear of."""
+    cfg = make_config()
+    w = W.settle(W.step(W.initial(cfg), UserSelectsRegion("cloud-debug"), cfg), cfg)
+    assert w.net.idle() and W.quiescent(w)
