@@ -1,0 +1,135 @@
+"""`handover replay`: exit statuses, --check, formats, and one-line errors (cli.py)."""
+import json
+import shutil
+
+import pytest
+
+from model import cli
+from model import properties as P
+from conftest import CORPUS
+
+GOOD = CORPUS / "report-repro-per-region.json"        # every property holds
+BAD = CORPUS / "switch-back-within-grace-shared.json"  # violations, expectation met
+
+
+def run(capsys, *argv):
+    code = cli.main(["replay", *map(str, argv)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def write(tmp_path, data, name="t.json"):
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else json.dumps(data))
+    return p
+
+
+def steps(*s):
+    return {"format": "handover.trace/1", "steps": list(s)}
+
+
+def test_exit_0_when_every_property_holds(capsys):
+    code, out, err = run(capsys, GOOD)
+    assert code == 0 and err == "" and "verdict:" in out
+
+
+def test_exit_1_when_a_property_is_violated(capsys):
+    code, out, _ = run(capsys, BAD)
+    assert code == 1 and "AudioReachesActiveRegion  VIOLATED at step 6" in out
+
+
+def test_check_says_whether_expect_was_met(capsys, tmp_path):
+    assert run(capsys, BAD, "--check")[0] == 0
+    data = json.loads(BAD.read_text())
+    data["expect"] = {"holds": ["AudioReachesActiveRegion"]}
+    code, out, _ = run(capsys, write(tmp_path, data), "--check")
+    assert code == 1 and "expectation NOT met" in out
+
+
+def test_fix_and_assume_override_the_trace(capsys):
+    code, out, _ = run(capsys, BAD, "--assume", "topology=per-region")
+    assert code == 0 and "topology=per-region" in out
+    code, out, _ = run(capsys, BAD, "--fix", "baseline", "--format", "json")
+    assert json.loads(out)["fixes"] == ["baseline"]
+
+
+def test_json_has_the_documented_keys(capsys):
+    code, out, _ = run(capsys, BAD, "--format", "json")
+    data = json.loads(out)
+    assert {"violated", "held", "steps", "fixes", "assumptions"} <= set(data)
+    assert data["violated"] == ["OneBridgePerRoom", "AudioReachesActiveRegion", "BridgeStatusTruthful"]
+    assert set(data["violated"]) | set(data["held"]) == set(P.ALL)
+    assert data["steps"] == 6 and data["assumptions"]["topology"] == "shared"
+
+
+def test_markdown_has_a_mermaid_diagram_with_one_participant_per_party(capsys):
+    _, out, _ = run(capsys, BAD, "--format", "markdown")
+    assert "```mermaid\nsequenceDiagram" in out
+    block = out.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    lanes = [ln.split(" as ", 1)[1] for ln in block.splitlines()
+             if ln.strip().startswith("participant ")]
+    regions = ["cloud-debug", "cloud-livekit", "france"]
+    assert lanes == (["mobile"] + [f"region:{r}" for r in regions]
+                     + [f"bridge:{r}" for r in regions] + ["livekit:shared"])
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("{not json", "not JSON"),
+    ("[1, 2]", "a trace is a JSON object"),
+    (json.dumps({"format": "handover.trace/0", "steps": []}), "format"),
+    (json.dumps(steps({"step": "teleport"})), "unknown step 'teleport'"),
+    (json.dumps(steps({"step": "connect", "region": "mars"})), "unknown region 'mars'"),
+    (json.dumps(steps({"step": "ws_drop"})), "step 1 (ws_drop): not possible here"),
+    (json.dumps(steps({"step": "connect", "region": "france"}, {"step": "grpc_stream_error",
+                                                               "region": "france"})),
+     "step 2 (grpc_stream_error): not possible here"),
+    (json.dumps({**steps(), "fixes": ["fix9"]}), "unknown fix 'fix9'"),
+    (json.dumps({**steps(), "assumptions": {"weather": "rain"}}), "unknown assumption 'weather'"),
+    (json.dumps({**steps(), "assumptions": {"topology": "nope"}}), "topology"),
+])
+def test_bad_traces_are_one_line_errors_with_exit_2(capsys, tmp_path, content, needle):
+    code, out, err = run(capsys, write(tmp_path, content))
+    assert code == 2 and out == ""
+    assert err.startswith("handover: error: ") and err.count("\n") == 1
+    assert needle in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--assume", "topology=nope"], "topology"),
+    (["--assume", "nope=1"], "unknown assumption 'nope'"),
+    (["--assume", "topology"], "KEY=VALUE"),
+    (["--fix", "fix9"], "unknown fix 'fix9'"),
+    (["--format", "pdf"], "pdf"),
+])
+def test_bad_options_are_one_line_errors_with_exit_2(capsys, argv, needle):
+    code, out, err = run(capsys, GOOD, *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and needle in err
+
+
+def test_a_missing_file_is_a_one_line_error(capsys, tmp_path):
+    code, _, err = run(capsys, tmp_path / "nope.json")
+    assert code == 2 and "cannot read" in err and err.count("\n") == 1
+
+
+def test_the_console_script_prints_no_traceback(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = Path(sys.executable).parent / "handover"
+    if not script.exists():
+        pytest.skip("console script not installed")
+    bad = write(tmp_path, json.dumps(steps({"step": "ws_drop"})))
+    got = subprocess.run([str(script), "replay", str(bad)], capture_output=True, text=True)
+    assert got.returncode == 2 and got.stdout == "" and got.stderr.count("\n") == 1
+    assert "Traceback" not in got.stderr
+
+
+def test_nothing_the_user_wrote_is_modified(capsys, tmp_path):
+    trace = tmp_path / "mine.json"
+    shutil.copy(BAD, trace)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    mtime = trace.stat().st_mtime_ns
+    for fmt in ("text", "json", "markdown"):
+        run(capsys, trace, "--format", fmt, "--check")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert trace.stat().st_mtime_ns == mtime
