@@ -261,7 +261,7 @@ def on_retry_timer(b, conn, msg: TimerFired, ctx):
 def on_retry_failed(b, conn, msg: ConnClosed, ctx):
     s = _by_lk(b, conn.id)
     delays = ctx.cfg.timing.sdk_retry_delays
-    if s.attempt < len(delays) and ctx.now - s.retry_start + delays[s.attempt] <= ctx.cfg.timing.sdk_retry_cap:
+    if s.attempt < len(delays) and delays[s.attempt] <= ctx.cfg.timing.sdk_retry_cap:
         return b, [SetTimer("sdk_retry", delays[s.attempt], s.gen)]
     return _give_up(b, s, "reconnect failed", ctx)
 

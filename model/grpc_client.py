@@ -113,9 +113,10 @@ def stream_handlers_active(c: Client) -> bool:
 # --- handlers: (client, conn, msg, now, cfg) -> (client, effects, completions) ------------------
 
 def _pop(c: Client, kind: str):
-    head, rest = c.calls[0], c.calls[1:]
-    assert head[0] == kind, (head, kind)
-    return attrs.evolve(c, calls=rest), head[1]
+    """Take the oldest call of this kind: replies come back in completion order, not call order
+    (a GetStatus can be answered while a JoinRoom still waits for LiveKit)."""
+    i = next(i for i, call in enumerate(c.calls) if call[0] == kind)
+    return attrs.evolve(c, calls=c.calls[:i] + c.calls[i + 1:]), c.calls[i][1]
 
 
 def on_join_reply(c: Client, conn, msg: JoinRoomReply, ctx):

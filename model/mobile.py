@@ -328,8 +328,7 @@ def on_connect_failed(m: MobileState, conn, msg: ConnClosed, ctx: Ctx):
 def on_retry_failed(m: MobileState, conn, msg: ConnClosed, ctx: Ctx) -> tuple[MobileState, list]:
     room = _room_of(m, conn.id)
     delays = ctx.cfg.timing.mobile_sdk_retry_delays
-    elapsed = ctx.now - room.retry_start
-    if room.attempt < len(delays) and elapsed + delays[room.attempt] <= ctx.cfg.timing.sdk_retry_cap:
+    if room.attempt < len(delays) and delays[room.attempt] <= ctx.cfg.timing.sdk_retry_cap:
         return m, [SetTimer("lk_retry", delays[room.attempt], room.rid)]
     m = _set_room(m, attrs.evolve(room, phase=RoomPhase.DISCONNECTED))
     return m, [log("room_disconnected", f"room #{room.rid}: SDK gave up resuming",

@@ -29,16 +29,16 @@ def server_participants(w: W.World) -> list[tuple[str, str, object]]:
 
 
 def bridge_presences(w: W.World) -> dict[tuple[str, str], set]:
-    """(deployment, room) -> the bridge connections present there: the server lists them, or the
-    bridge's SDK still believes it is connected (CONNECTED or RECONNECTING)."""
+    """(deployment, room) -> the bridge processes present there: the server lists one of their
+    connections, or their SDK still believes it is connected (CONNECTED or RECONNECTING)."""
     out: dict[tuple[str, str], set] = {}
     for dep, room, p in server_participants(w):
         if p.client.startswith("bridge:"):
-            out.setdefault((dep, room), set()).add(p.conn)
+            out.setdefault((dep, room), set()).add(p.client)
     for pid, b in w.of_kind("bridge"):
         for s in b.all.values():
             if s.phase in (bridge.LinkPhase.CONNECTED, bridge.LinkPhase.RECONNECTING):
-                out.setdefault((s.url, s.room), set()).add(s.lk)
+                out.setdefault((s.url, s.room), set()).add(pid)
     return out
 
 
@@ -57,7 +57,7 @@ def bridge_in_room(w: W.World, bridge_pid: str) -> bool:
 def one_bridge_per_room(w: W.World, cfg: Config) -> str | None:
     for (dep, room), conns in sorted(bridge_presences(w).items()):
         if len(conns) > 1:
-            owners = sorted({c.split("/")[0] for c in conns})
+            owners = sorted(conns)
             return (f"{len(conns)} bridge participants in room {room} on {dep} at "
                     f"t={w.now / 1000:g}s: {', '.join(owners)}")
     return None

@@ -118,10 +118,6 @@ def test_a_reply_without_a_call_is_a_protocol_error():
         G.handle(c, conn(c.conn, "grpc", "x", "y"), JoinRoomReply(True), C)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="model bug: _pop assumes unary replies come back in call order; a "
-                          "GetStatus answered while a JoinRoom awaits LiveKit breaks it "
-                          "(status-rejoin; found by test_totality's random walks)")
 def test_unary_replies_may_come_back_out_of_call_order():
     """gRPC unary calls are independent: the bridge answers GetStatus at once but answers
     JoinRoom only after its LiveKit connect, so a status reply can overtake a join reply."""

@@ -138,19 +138,14 @@ def test_properties_are_passive_observers():
     assert r.world == before
 
 
-# --- suspected model bugs (see the report) ------------------------------------------------------
+# --- former model bugs, pinned ------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="properties.bridge_presences keys presences by connection: "
-                   "a resuming bridge counts twice (the server's old connection and the SDK's "
-                   "new one)")
 def test_a_resuming_bridge_is_one_bridge():
     r = replay(CONNECT + [{"step": "livekit_outage", "participant": "bridge:cloud-debug",
                            "seconds": 10}, {"step": "settle"}])
     assert "OneBridgePerRoom" not in r.violated, r.violations["OneBridgePerRoom"]
 
 
-@pytest.mark.xfail(strict=True, reason="bridge.on_retry_failed caps elapsed + delay at 60 s; the "
-                   "facts cap each delay at 60 s, so all 10 tries run (~85 s in all)")
 def test_the_go_sdk_tries_ten_times_over_about_85_s():
     me = "bridge:france"
     rpc = conn("region:france/grpc2", "grpc", "region:france", me)

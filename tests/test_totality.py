@@ -77,13 +77,8 @@ def walk(cfg, seed: int, length: int, seen: set) -> None:
         seen.add(len(w.log))
 
 
-_OUT_OF_ORDER = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="model bug: grpc_client._pop assumes unary replies in call order "
-           "(see test_grpc_client.test_unary_replies_may_come_back_out_of_call_order)")
 CONFIGS = [pytest.param("baseline", p, id=f"baseline/{p}") for p in PROFILES] + [
-    pytest.param(f, None, id=f, marks=[_OUT_OF_ORDER] if f in ("status-rejoin", "team-sequence")
-                 else []) for f in fixes.known() if f != "baseline"]
+    pytest.param(f, None, id=f) for f in fixes.known() if f != "baseline"]
 
 
 @pytest.mark.parametrize("fix,profile", CONFIGS)

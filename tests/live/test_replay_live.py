@@ -48,7 +48,7 @@ def test_every_corpus_trace_agrees_with_a_real_server(path, capsys):
 
 
 def test_a_shared_topology_counterexample_reproduces_on_a_real_server(capsys):
-    code, live, _ = replay(capsys, "model/corpus/switch-back-within-grace.json", "--livekit-dev")
+    code, live, _ = replay(capsys, "model/corpus/switch-back-within-grace-shared.json", "--livekit-dev")
     assert code == 1
     assert live["live"]["agreed"] and live["live"]["operations"] > 0
     assert "AudioReachesActiveRegion" in live["violated"]
@@ -56,7 +56,7 @@ def test_a_shared_topology_counterexample_reproduces_on_a_real_server(capsys):
 
 def test_existing_deployment_by_name(deployment_a, capsys):
     a = deployment_a
-    code, live, err = replay(capsys, "model/corpus/report-repro.json",
+    code, live, err = replay(capsys, "model/corpus/report-repro-shared.json",
                              "--livekit", f"shared={a.url},{a.key},{a.secret}")
     assert code in (0, 1) and live["live"]["agreed"], err
     assert [r for r in asyncio.run(_rooms(a)) if r.startswith("hv-")] == []
@@ -81,7 +81,7 @@ def test_a_divergence_is_reported_with_both_sides(monkeypatch, capsys):
                 p.identity))), []
         return real_remove(lk, room, p, reason, ctx, notify)
     monkeypatch.setattr(LK, "remove", no_kick)
-    code = main(["replay", "model/corpus/switch-back-within-grace.json", "--livekit-dev"])
+    code = main(["replay", "model/corpus/switch-back-within-grace-shared.json", "--livekit-dev"])
     out, _ = capsys.readouterr()
     assert code == 3
     line = out.strip().splitlines()[-1]
@@ -90,7 +90,7 @@ def test_a_divergence_is_reported_with_both_sides(monkeypatch, capsys):
 
 
 def test_unreachable_server_is_one_line_and_exit_2(capsys):
-    code = main(["replay", "model/corpus/report-repro.json", "--livekit",
+    code = main(["replay", "model/corpus/report-repro-shared.json", "--livekit",
                  "shared=ws://127.0.0.1:9,APIx,secretsecretsecretsecretsecret00"])
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
@@ -99,17 +99,17 @@ def test_unreachable_server_is_one_line_and_exit_2(capsys):
 
 def test_wrong_key_is_one_line_and_exit_2(deployment_a, capsys):
     a = deployment_a
-    code = main(["replay", "model/corpus/report-repro.json", "--livekit",
+    code = main(["replay", "model/corpus/report-repro-shared.json", "--livekit",
                  f"shared={a.url},{a.key},wrong-secret-wrong-secret-wrong-secret"])
     _, err = capsys.readouterr()
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_missing_deployment_and_bad_spec(capsys):
-    assert main(["replay", "model/corpus/report-repro.json", "--livekit",
+    assert main(["replay", "model/corpus/report-repro-shared.json", "--livekit",
                  "france=ws://127.0.0.1:9,k,s"]) == 2
     assert "shared" in capsys.readouterr().err
-    assert main(["replay", "model/corpus/report-repro.json", "--livekit", "shared=nope"]) == 2
+    assert main(["replay", "model/corpus/report-repro-shared.json", "--livekit", "shared=nope"]) == 2
     assert "NAME=URL,KEY,SECRET" in capsys.readouterr().err
 
 

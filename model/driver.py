@@ -1,0 +1,406 @@
+"""The Hypothesis stateful driver: random search over `world.enabled`, one machine per (fix set,
+assumption profile).
+
+Theory of operation. `HandoverMachine` is a `RuleBasedStateMachine` whose rules are the model's
+action kinds (`model.actions`), one rule per kind, each guarded by a `@precondition` that an action
+of that kind is enabled now; the rule draws which enabled action of its kind to take (an index, so
+the replay Hypothesis prints is plain Python), applies it with `world.step_verbose`, and records it
+as a `handover.trace/1` step (`trace.step_of`). A `settle` rule runs the system fault-free to
+quiescence (`world.settle`) and checks the quiescence properties; teardown settles once more and
+checks them again. Every safety property is an `@invariant`, and is also checked after every micro
+step inside a settle, exactly as `runner.run` does, so whatever the driver finds replays.
+
+Targets. A machine raises only for its *target* properties (`targets`); a violation of any other
+property is recorded and the run goes on. Each property raises its own exception class
+(`OneBridgePerRoomViolated`, ...), from one place, so Hypothesis treats each property as a distinct
+bug, shrinks each separately and reports all of them (`report_multiple_bugs`). `search` runs rounds:
+all properties are targets in the first; a property found violated stops being a target, so it
+cannot mask the others in the next round; it stops when a round finds nothing new. The exception
+carries the recorded steps, which become the counterexample trace (then `model.shrink` shortens it).
+
+Machines are built by `machine_for(fix_set, profile)` and registered as module-level classes with
+valid names (`Baseline_Actual20251017`, `Fix1Fix2_H2PerRegion`, ...), constructible with no
+arguments, so `from model.driver import Baseline_Actual20251017` makes a printed replay runnable.
+"""
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import attrs
+from hypothesis import HealthCheck, Phase, settings as Settings, strategies as st
+from hypothesis.stateful import (RuleBasedStateMachine, invariant, precondition, rule,
+                                 run_state_machine_as_test)
+
+from model import actions as A
+from model import properties as P
+from model import world as W
+from model.config import PROFILES, REFERENCE_PROFILE, Config, assumptions_for, make_config
+from model.trace import FORMAT, Trace, _freeze, step_of
+
+# --- settings profiles --------------------------------------------------------------------------
+
+_COMMON = dict(deadline=None, stateful_step_count=30, report_multiple_bugs=True,
+               suppress_health_check=list(HealthCheck), print_blob=False)
+
+SETTINGS: dict[str, Settings] = {
+    # fast, the default: a quick budget per (fix set, profile) and round, random
+    "dev": Settings(max_examples=40, database=None, **_COMMON),
+    # deterministic: same budget, derandomized, no example database
+    "ci": Settings(max_examples=40, database=None, derandomize=True, **_COMMON),
+    # long runs: large budgets, random, persistent example database under .hypothesis/
+    "nightly": Settings(max_examples=1000, **{**_COMMON, "stateful_step_count": 60}),
+}
+"""Hypothesis settings per profile (`pytest model/ --profile NAME`). `max_examples` is the budget of
+one search round of one (fix set, assumption profile); see docs/driver.md."""
+
+
+def settings_for(profile: str, budget: int | None = None, **overrides: Any) -> Settings:
+    base = SETTINGS[profile]
+    if profile == "nightly" and "database" not in overrides:
+        from hypothesis.database import DirectoryBasedExampleDatabase
+        overrides["database"] = DirectoryBasedExampleDatabase(".hypothesis/examples")
+    if budget is not None:
+        overrides["max_examples"] = budget
+    return Settings(base, **overrides)
+
+
+# --- violations ---------------------------------------------------------------------------------
+
+class Violation(AssertionError):
+    """A target property was violated; carries the steps that led there."""
+    prop = ""
+
+    def __init__(self, detail: str, steps: list[dict]):
+        super().__init__(f"{self.prop}: {detail}")
+        self.detail, self.steps = detail, steps
+
+
+VIOLATIONS: dict[str, type[Violation]] = {}
+for _name in P.ALL:
+    VIOLATIONS[_name] = type(f"{_name}Violated", (Violation,), {"prop": _name,
+                                                               "__module__": __name__})
+    globals()[f"{_name}Violated"] = VIOLATIONS[_name]
+
+
+def _raise(prop: str, detail: str, steps: list[dict]) -> None:
+    # one raise site for every property: Hypothesis tells bugs apart by exception type and place
+    raise VIOLATIONS[prop](detail, list(steps))
+
+
+# --- the machine --------------------------------------------------------------------------------
+
+PICK = st.integers(min_value=0, max_value=15)
+"""Which of the enabled actions of a kind (index modulo how many there are): shrinks to the first."""
+
+
+@attrs.define(eq=False)
+class Tally:
+    """What the runs of one machine class saw: completed runs per target property, recorded (non
+    target) violations with their steps, witnesses."""
+    runs: int = 0
+    checked: dict = attrs.Factory(dict)        # property -> runs that ended with it holding
+    recorded: dict = attrs.Factory(dict)       # property -> (detail, steps) (shortest seen)
+    witnesses: dict = attrs.Factory(lambda: {n: 0 for n in P.WITNESSES})
+    steps: int = 0                             # actions and settles taken, all runs
+
+
+class HandoverMachine(RuleBasedStateMachine):
+    """Base class; `machine_for` makes the subclass for one fix set and assumption profile."""
+    fix_set: str = "baseline"
+    profile: str = REFERENCE_PROFILE
+    cfg: Config = None  # type: ignore[assignment]
+    targets: frozenset = frozenset(P.ALL)
+    require_switch: bool = False     # a target counts only after a region switch (triage)
+    tally: Tally = None  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.world = W.initial(self.cfg)
+        self.steps: list[dict] = []
+        self.violated: dict[str, str] = {}
+        self.switched = False
+        self.failed = False
+        self._kinds: dict | None = None
+
+    # --- bookkeeping ------------------------------------------------------------------------
+    def enabled_of(self, kind: type) -> list:
+        if self._kinds is None:
+            kinds: dict = {}
+            for a in W.enabled(self.world, self.cfg):
+                kinds.setdefault(type(a), []).append(a)
+            self._kinds = kinds
+        return self._kinds.get(kind, [])
+
+    def check(self, name: str, detail: str | None) -> None:
+        if not detail or name in self.violated:
+            return
+        if self.require_switch and not self.switched:
+            return
+        self.violated[name] = detail
+        if name in self.targets:
+            self.failed = True
+            _raise(name, detail, self.steps)
+        seen = self.tally.recorded.get(name)
+        if seen is None or len(seen[1]) > len(self.steps):
+            self.tally.recorded[name] = (detail, list(self.steps))
+
+    def check_safety(self, world: W.World) -> None:
+        for name, fn in P.SAFETY.items():
+            if name not in self.violated:
+                self.check(name, fn(world, self.cfg))
+
+    def check_quiescent(self) -> None:
+        if W.quiescent(self.world):
+            for name, fn in P.QUIESCENT.items():
+                if name not in self.violated:
+                    self.check(name, fn(self.world, self.cfg))
+
+    def take(self, kind: type, pick: int) -> None:
+        options = self.enabled_of(kind)
+        action = options[pick % len(options)]
+        step = step_of(action, self.world)
+        if isinstance(action, A.NetworkDelivers):
+            head = next(h for h in self.world.net.heads()
+                        if (h.conn, h.to_server) == (action.conn, action.to_server))
+            step["msg"] = type(head.msg).__name__
+        elif isinstance(action, A.ClockFiresTimer):
+            t = self.world.clock.next()
+            step.update(timer=t.name, party=t.party)
+        elif isinstance(action, A.UserSelectsRegion) and step["step"] == "switch_region":
+            self.switched = True
+        self.steps.append(step)
+        self.world = W.step(self.world, action, self.cfg)
+        self._kinds = None
+        self.check_safety(self.world)   # also an invariant; here so steps are attributed at once
+
+    def run_settle(self) -> None:
+        self.steps.append({"step": "settle"})
+        self.world = W.settle(self.world, self.cfg, lambda a, w, r: self.check_safety(w))
+        self._kinds = None
+        self.check_quiescent()
+
+    # --- rules: the environment's actions, one per kind ---------------------------------------
+    @precondition(lambda self: self.enabled_of(A.UserSelectsRegion))
+    @rule(pick=PICK)
+    def user_selects_region(self, pick):
+        self.take(A.UserSelectsRegion, pick)
+
+    @precondition(lambda self: self.enabled_of(A.MobileSpeaks))
+    @rule()
+    def mobile_speaks(self):
+        self.take(A.MobileSpeaks, 0)
+
+    @precondition(lambda self: self.enabled_of(A.UserSetsMic))
+    @rule()
+    def user_sets_mic(self):
+        self.take(A.UserSetsMic, 0)
+
+    @precondition(lambda self: self.enabled_of(A.GlassesSocketDrops))
+    @rule()
+    def glasses_socket_drops(self):
+        self.take(A.GlassesSocketDrops, 0)
+
+    @precondition(lambda self: self.enabled_of(A.GrpcStreamErrors))
+    @rule(pick=PICK)
+    def grpc_stream_errors(self, pick):
+        self.take(A.GrpcStreamErrors, pick)
+
+    @precondition(lambda self: self.enabled_of(A.LiveKitSignalLost))
+    @rule(pick=PICK)
+    def livekit_signal_lost(self, pick):
+        self.take(A.LiveKitSignalLost, pick)
+
+    @precondition(lambda self: self.enabled_of(A.NetworkDelivers))
+    @rule(pick=PICK)
+    def network_delivers(self, pick):
+        self.take(A.NetworkDelivers, pick)
+
+    @precondition(lambda self: self.enabled_of(A.ClockFiresTimer))
+    @rule()
+    def clock_fires_timer(self):
+        self.take(A.ClockFiresTimer, 0)
+
+    @rule(ms=st.sampled_from(W.ADVANCE_MS))
+    def clock_advances(self, ms):
+        self.take(A.ClockAdvances, W.ADVANCE_MS.index(ms))
+
+    @rule()
+    def settle(self):
+        self.run_settle()
+
+    # --- safety: after every rule --------------------------------------------------------------
+    @invariant()
+    def one_bridge_per_room(self):
+        self.check("OneBridgePerRoom", P.one_bridge_per_room(self.world, self.cfg))
+
+    @invariant()
+    def no_stale_token_use(self):
+        self.check("NoStaleTokenUse", P.no_stale_token_use(self.world, self.cfg))
+
+    @invariant()
+    def bridge_never_crashes(self):
+        self.check("BridgeNeverCrashes", P.bridge_never_crashes(self.world, self.cfg))
+
+    def teardown(self):
+        if self.failed:
+            return
+        self.run_settle()
+        t = self.tally
+        t.runs += 1
+        t.steps += len(self.steps)
+        for name in self.targets:
+            if name not in self.violated:
+                t.checked[name] = t.checked.get(name, 0) + 1
+        for name, seen in P.witnesses(self.world).items():
+            t.witnesses[name] += seen
+
+
+# --- the factory --------------------------------------------------------------------------------
+
+def _camel(name: str) -> str:
+    return "".join(w[:1].upper() + w[1:] for w in re.split(r"[^0-9A-Za-z]+", name) if w)
+
+
+def class_name(fix_set: str, profile: str) -> str:
+    return f"{_camel(fix_set)}_{_camel(profile)}"
+
+
+def machine_for(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None = None,
+                register: bool = True) -> type[HandoverMachine]:
+    """The machine class for one fix set under one assumption profile, registered in this module.
+
+    `profile` is a name in `config.PROFILES`, or any label when `cfg` is given (a custom
+    assumption set, or a test-only configuration)."""
+    name = class_name(fix_set, profile)
+    existing = globals().get(name)
+    if existing is not None and cfg is None:
+        return existing
+    if cfg is None:
+        cfg = make_config([fix_set], profile)
+    cls = type(name, (HandoverMachine,), {
+        "fix_set": fix_set, "profile": profile, "cfg": cfg, "tally": Tally(),
+        "__module__": __name__, "__qualname__": name,
+        "__doc__": f"{fix_set} under the assumption profile {profile}."})
+    if register:
+        globals()[name] = cls
+        cls.TestCase.__name__ = f"Test{name}"
+    return cls
+
+
+def variant(base: type[HandoverMachine], targets, require_switch: bool = False
+            ) -> type[HandoverMachine]:
+    """The same machine (same name, so the printed replay stays valid) raising only for `targets`,
+    with a fresh tally."""
+    return type(base.__name__, (base,), {"targets": frozenset(targets), "tally": Tally(),
+                                         "require_switch": require_switch,
+                                         "__module__": __name__, "__qualname__": base.__name__})
+
+
+def label_assumptions(values: dict) -> str:
+    """A profile label for a custom assumption set: "topology=per-region,pods_per_region=2"."""
+    ref = assumptions_for()
+    return ",".join(f"{k}={str(v).lower()}" for k, v in values.items() if ref.get(k) != v) \
+        or REFERENCE_PROFILE
+
+
+for _fix_set in __import__("fixes").known():
+    for _profile in PROFILES:
+        machine_for(_fix_set, _profile)
+
+
+# --- search -------------------------------------------------------------------------------------
+
+@attrs.define(eq=False)
+class Finding:
+    prop: str
+    detail: str
+    steps: list            # trace steps as Hypothesis shrank them
+
+
+@attrs.define(eq=False)
+class SearchResult:
+    fix_set: str
+    profile: str
+    cfg: Config
+    runs: dict = attrs.Factory(dict)            # property -> completed runs in which it held
+    findings: dict = attrs.Factory(dict)        # property -> Finding
+    errors: list = attrs.Factory(list)          # (exception text, steps) for model errors
+    witnesses: dict = attrs.Factory(dict)
+    examples: int = 0
+    steps: int = 0
+    rounds: int = 0
+    seconds: float = 0.0
+
+    def trace_of(self, finding: Finding) -> Trace:
+        return make_trace(finding.steps, self.cfg, finding.prop)
+
+
+def make_trace(steps: list, cfg: Config, prop: str | None = None, name: str = "") -> Trace:
+    ref = assumptions_for()
+    assumptions = tuple((k, v) for k, v in cfg.assumptions.items() if ref.get(k) != v)
+    expect = (("violates", (prop,)),) if prop else ()
+    return Trace(tuple(_freeze(s) for s in steps), assumptions, tuple(cfg.fixes), expect, name)
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for e in exc.exceptions for leaf in _leaves(e)]
+    return [exc]
+
+
+def search(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None = None,
+           settings: Settings | None = None, properties=P.ALL, require_switch: bool = False,
+           max_rounds: int = 8) -> SearchResult:
+    """Search for violations of each of `properties` (each found one is a Finding with its
+    Hypothesis-shrunk steps). Rounds as described in the module docstring."""
+    settings = settings or SETTINGS["dev"]
+    base = machine_for(fix_set, profile, cfg=cfg, register=cfg is None)
+    result = SearchResult(fix_set, profile, base.cfg, witnesses={n: 0 for n in P.WITNESSES})
+    remaining = [p for p in P.ALL if p in properties]
+    start = time.perf_counter()
+    while remaining and result.rounds < max_rounds:
+        result.rounds += 1
+        machine = variant(base, remaining, require_switch)
+        found: list[BaseException] = []
+        try:
+            run_state_machine_as_test(machine, settings=settings)
+        except BaseException as exc:  # noqa: BLE001 - sorted below; KeyboardInterrupt re-raised
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            found = _leaves(exc)
+        t = machine.tally
+        for name, n in t.checked.items():
+            result.runs[name] = result.runs.get(name, 0) + n
+        for name, n in t.witnesses.items():
+            result.witnesses[name] += n
+        result.examples += t.runs
+        result.steps += t.steps
+        new = 0
+        for exc in found:
+            if isinstance(exc, Violation):
+                if exc.prop not in result.findings:
+                    result.findings[exc.prop] = Finding(exc.prop, exc.detail, exc.steps)
+                    new += 1
+            else:
+                result.errors.append(f"{type(exc).__name__}: {exc}")
+        remaining = [p for p in remaining if p not in result.findings]
+        if not new:
+            break
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def observe(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None = None,
+            settings: Settings | None = None) -> Tally:
+    """Run the machine with no target (nothing raises) and return what it saw: witnesses, and
+    the violations recorded (with their unshrunk steps)."""
+    base = machine_for(fix_set, profile, cfg=cfg, register=cfg is None)
+    machine = variant(base, ())
+    run_state_machine_as_test(machine, settings=settings or SETTINGS["dev"])
+    return machine.tally
+
+
+__all__ = ["HandoverMachine", "SETTINGS", "Violation", "VIOLATIONS", "machine_for", "search",
+           "observe", "settings_for", "make_trace", "SearchResult", "Finding", "FORMAT"]
