@@ -36,6 +36,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, invariant, precondition,
 from model import actions as A
 from model import properties as P
 from model import world as W
+from model.party import ProtocolError
 from model.config import PROFILES, REFERENCE_PROFILE, Config, assumptions_for, make_config
 from model.trace import FORMAT, Trace, _freeze, step_of
 
@@ -91,6 +92,9 @@ def _raise(prop: str, detail: str, steps: list[dict]) -> None:
 
 # --- the machine --------------------------------------------------------------------------------
 
+MODEL_ERRORS = (ProtocolError, RuntimeError, AssertionError, ValueError, KeyError, TypeError)
+"""What a model bug raises inside `world.step`/`settle` (`Violation`s are raised outside it)."""
+
 PICK = st.integers(min_value=0, max_value=15)
 """Which of the enabled actions of a kind (index modulo how many there are): shrinks to the first."""
 
@@ -100,10 +104,11 @@ class Tally:
     """What the runs of one machine class saw: completed runs per target property, recorded (non
     target) violations with their steps, witnesses."""
     runs: int = 0
-    checked: dict = attrs.Factory(dict)        # property -> runs that ended with it holding
+    checked: dict = attrs.Factory(dict)        # property -> completed runs in which it held
     recorded: dict = attrs.Factory(dict)       # property -> (detail, steps) (shortest seen)
     witnesses: dict = attrs.Factory(lambda: {n: 0 for n in P.WITNESSES})
     steps: int = 0                             # actions and settles taken, all runs
+    errors: dict = attrs.Factory(dict)         # model error text -> steps (shortest seen)
 
 
 class HandoverMachine(RuleBasedStateMachine):
@@ -122,6 +127,7 @@ class HandoverMachine(RuleBasedStateMachine):
         self.violated: dict[str, str] = {}
         self.switched = False
         self.failed = False
+        self.dead = False                # the model raised an error: the run does nothing more
         self._kinds: dict | None = None
 
     # --- bookkeeping ------------------------------------------------------------------------
@@ -134,7 +140,7 @@ class HandoverMachine(RuleBasedStateMachine):
         return self._kinds.get(kind, [])
 
     def check(self, name: str, detail: str | None) -> None:
-        if not detail or name in self.violated:
+        if self.dead or not detail or name in self.violated:
             return
         if self.require_switch and not self.switched:
             return
@@ -157,7 +163,18 @@ class HandoverMachine(RuleBasedStateMachine):
                 if name not in self.violated:
                     self.check(name, fn(self.world, self.cfg))
 
+    def model_error(self, exc: Exception) -> None:
+        """The model itself failed (a party got a message it does not expect, a connection
+        opened twice, ...): not a property verdict. Recorded with its steps; the run goes idle."""
+        text = f"{type(exc).__name__}: {exc}"
+        seen = self.tally.errors.get(text)
+        if seen is None or len(seen) > len(self.steps):
+            self.tally.errors[text] = list(self.steps)
+        self.dead = True
+
     def take(self, kind: type, pick: int) -> None:
+        if self.dead:
+            return
         options = self.enabled_of(kind)
         action = options[pick % len(options)]
         step = step_of(action, self.world)
@@ -171,13 +188,21 @@ class HandoverMachine(RuleBasedStateMachine):
         elif isinstance(action, A.UserSelectsRegion) and step["step"] == "switch_region":
             self.switched = True
         self.steps.append(step)
-        self.world = W.step(self.world, action, self.cfg)
+        try:
+            self.world = W.step(self.world, action, self.cfg)
+        except MODEL_ERRORS as exc:
+            return self.model_error(exc)
         self._kinds = None
         self.check_safety(self.world)   # also an invariant; here so steps are attributed at once
 
     def run_settle(self) -> None:
+        if self.dead:
+            return
         self.steps.append({"step": "settle"})
-        self.world = W.settle(self.world, self.cfg, lambda a, w, r: self.check_safety(w))
+        try:
+            self.world = W.settle(self.world, self.cfg, lambda a, w, r: self.check_safety(w))
+        except MODEL_ERRORS as exc:
+            return self.model_error(exc)
         self._kinds = None
         self.check_quiescent()
 
@@ -244,13 +269,15 @@ class HandoverMachine(RuleBasedStateMachine):
         self.check("BridgeNeverCrashes", P.bridge_never_crashes(self.world, self.cfg))
 
     def teardown(self):
-        if self.failed:
+        if self.failed or self.dead:
             return
         self.run_settle()
+        if self.dead or self.failed:
+            return
         t = self.tally
         t.runs += 1
         t.steps += len(self.steps)
-        for name in self.targets:
+        for name in P.ALL:
             if name not in self.violated:
                 t.checked[name] = t.checked.get(name, 0) + 1
         for name, seen in P.witnesses(self.world).items():
@@ -326,7 +353,7 @@ class SearchResult:
     cfg: Config
     runs: dict = attrs.Factory(dict)            # property -> completed runs in which it held
     findings: dict = attrs.Factory(dict)        # property -> Finding
-    errors: list = attrs.Factory(list)          # (exception text, steps) for model errors
+    errors: list = attrs.Factory(list)          # (error text, steps): model errors
     witnesses: dict = attrs.Factory(dict)
     examples: int = 0
     steps: int = 0
@@ -351,45 +378,67 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 
 def search(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None = None,
-           settings: Settings | None = None, properties=P.ALL, require_switch: bool = False,
-           max_rounds: int = 8) -> SearchResult:
-    """Search for violations of each of `properties` (each found one is a Finding with its
-    Hypothesis-shrunk steps). Rounds as described in the module docstring."""
+           settings: Settings | None = None, mode: str = "explore", properties=P.ALL,
+           require_switch: bool = False, max_rounds: int = 8) -> SearchResult:
+    """Search for violations of each of `properties`; each one found is a Finding with its steps.
+
+    mode "explore": one Hypothesis run in which nothing raises; every violation is recorded with
+    the shortest steps seen (no masking, no Hypothesis shrinking: `model.shrink` does it).
+    mode "rounds": Hypothesis runs that raise for the properties not found yet, each property its
+    own bug, shrunk by Hypothesis; a found property stops being a target (module docstring)."""
     settings = settings or SETTINGS["dev"]
     base = machine_for(fix_set, profile, cfg=cfg, register=cfg is None)
     result = SearchResult(fix_set, profile, base.cfg, witnesses={n: 0 for n in P.WITNESSES})
-    remaining = [p for p in P.ALL if p in properties]
+    wanted = [p for p in P.ALL if p in properties]
     start = time.perf_counter()
-    while remaining and result.rounds < max_rounds:
-        result.rounds += 1
-        machine = variant(base, remaining, require_switch)
-        found: list[BaseException] = []
-        try:
-            run_state_machine_as_test(machine, settings=settings)
-        except BaseException as exc:  # noqa: BLE001 - sorted below; KeyboardInterrupt re-raised
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            found = _leaves(exc)
-        t = machine.tally
-        for name, n in t.checked.items():
-            result.runs[name] = result.runs.get(name, 0) + n
-        for name, n in t.witnesses.items():
-            result.witnesses[name] += n
-        result.examples += t.runs
-        result.steps += t.steps
-        new = 0
-        for exc in found:
-            if isinstance(exc, Violation):
-                if exc.prop not in result.findings:
-                    result.findings[exc.prop] = Finding(exc.prop, exc.detail, exc.steps)
-                    new += 1
-            else:
-                result.errors.append(f"{type(exc).__name__}: {exc}")
-        remaining = [p for p in remaining if p not in result.findings]
-        if not new:
-            break
+    if mode == "explore":
+        machine = variant(base, (), require_switch)
+        run_state_machine_as_test(machine, settings=settings)
+        result.rounds = 1
+        _absorb(result, machine.tally, [])
+        for name in wanted:
+            if name in machine.tally.recorded:
+                detail, steps = machine.tally.recorded[name]
+                result.findings[name] = Finding(name, detail, steps)
+    elif mode == "rounds":
+        remaining = wanted
+        while remaining and result.rounds < max_rounds:
+            result.rounds += 1
+            machine = variant(base, remaining, require_switch)
+            found: list[BaseException] = []
+            try:
+                run_state_machine_as_test(machine, settings=settings)
+            except Exception as exc:  # noqa: BLE001 - Violations and model errors, sorted below
+                found = _leaves(exc)
+            new = _absorb(result, machine.tally, found)
+            remaining = [p for p in remaining if p not in result.findings]
+            if not new:
+                break
+    else:
+        raise ValueError(f"unknown search mode {mode!r} (explore, rounds)")
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _absorb(result: SearchResult, t: Tally, found: list[BaseException]) -> int:
+    for name, n in t.checked.items():
+        result.runs[name] = result.runs.get(name, 0) + n
+    for name, n in t.witnesses.items():
+        result.witnesses[name] += n
+    result.examples += t.runs
+    result.steps += t.steps
+    for text, steps in t.errors.items():
+        if text not in dict(result.errors):
+            result.errors.append((text, steps))
+    new = 0
+    for exc in found:
+        if isinstance(exc, Violation):
+            if exc.prop not in result.findings:
+                result.findings[exc.prop] = Finding(exc.prop, exc.detail, exc.steps)
+                new += 1
+        else:
+            result.errors.append((f"{type(exc).__name__}: {exc}", []))
+    return new
 
 
 def observe(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None = None,

@@ -1,0 +1,208 @@
+"""Verdicts: evaluate one (fix set, assumption profile), and build the verdict matrix.
+
+`evaluate` runs the driver's search for one (fix set, profile), shrinks every violation it found
+(`model.shrink`), replays and writes each as a counterexample (`model.counterexample`), and returns
+a *cell record*: plain JSON, so pytest-xdist workers can hand it to the controller. `matrix`
+folds cell records into rows = fix sets (`fixes.known()` order), columns = properties
+(`properties.ALL`): "holds (N runs)" summed over profiles, or "violated" with the profiles it failed
+under and the shortest counterexample. `write` puts the matrix under `results/` as Markdown and
+JSON; `python -m model.verdicts --docs` copies the Markdown into `docs/verdicts.md`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import fixes
+from model import counterexample as CX
+from model import driver as D
+from model import properties as P
+from model import shrink as S
+from model.config import Config
+from model.trace import dump
+
+RESULTS = CX.RESULTS
+COMMAND = "pytest model/ -n 2"
+
+
+def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore",
+             cfg: Config | None = None, out_dir: str | Path = CX.COUNTEREXAMPLES,
+             shrink_replays: int = 400) -> dict[str, Any]:
+    """Search, shrink, replay and write; the cell record for (fix_set, profile)."""
+    start = time.perf_counter()
+    found = D.search(fix_set, profile, cfg=cfg, settings=settings, mode=mode)
+    cell: dict[str, Any] = {
+        "fix_set": fix_set, "profile": profile, "fixes": list(found.cfg.fixes),
+        "assumptions": {k: v for k, v in found.cfg.assumptions.items()},
+        "examples": found.examples, "steps": found.steps, "mode": mode,
+        "witnesses": found.witnesses, "properties": {}, "errors": [],
+    }
+    for prop in P.ALL:
+        f = found.findings.get(prop)
+        if f is None:
+            cell["properties"][prop] = {"status": "holds", "runs": found.runs.get(prop, 0)}
+            continue
+        steps = S.shrink_steps(f.steps, found.cfg, prop, max_replays=shrink_replays)
+        trace = D.make_trace(steps, found.cfg, prop)
+        name = CX.stem(fix_set, profile, prop)
+        json_path, md_path = CX.write(
+            trace, found.cfg, prop, name, out_dir,
+            description=f"{prop} violated by {fix_set} under {profile}: found by the Hypothesis "
+                        f"driver ({len(f.steps)} steps), shrunk to {len(steps)}.")
+        cell["properties"][prop] = {
+            "status": "violated", "detail": f.detail, "counterexample": str(json_path),
+            "page": str(md_path), "steps": len(steps), "found_steps": len(f.steps),
+            "runs": found.runs.get(prop, 0)}
+    for text, steps in found.errors:
+        record: dict[str, Any] = {"error": text}
+        if steps:
+            try:
+                small = S.Shrinker(found.cfg, text, error=True).shrink(steps)
+            except ValueError:
+                small = steps
+            path = Path(out_dir).parent / "model-errors" / f"{CX.stem(fix_set, profile, 'error')}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            dump(D.make_trace(small, found.cfg), path, f"model error: {text}")
+            record.update(trace=str(path), steps=len(small))
+        cell["errors"].append(record)
+    cell["seconds"] = round(time.perf_counter() - start, 2)
+    return cell
+
+
+def violated(cell: dict) -> list[str]:
+    return [p for p, v in cell["properties"].items() if v["status"] == "violated"]
+
+
+# --- the matrix ---------------------------------------------------------------------------------
+
+def matrix(cells: list[dict]) -> dict[str, Any]:
+    order = {name: i for i, name in enumerate(fixes.known())}
+    rows: dict[str, dict] = {}
+    for cell in sorted(cells, key=lambda c: (order.get(c["fix_set"], len(order)), c["profile"])):
+        row = rows.setdefault(cell["fix_set"], {p: {"status": "holds", "runs": 0, "profiles": [],
+                                                    "held_under": []} for p in P.ALL})
+        for prop, v in cell["properties"].items():
+            agg = row[prop]
+            if v["status"] == "violated":
+                agg["status"] = "violated"
+                agg["profiles"].append(cell["profile"])
+                best = agg.get("steps")
+                if best is None or v["steps"] < best:
+                    agg.update(steps=v["steps"], counterexample=v["counterexample"],
+                               page=v["page"], detail=v["detail"], profile=cell["profile"])
+            else:
+                agg["runs"] += v["runs"]
+                agg["held_under"].append(cell["profile"])
+    profiles = sorted({c["profile"] for c in cells})
+    errors = [dict(e, fix_set=c["fix_set"], profile=c["profile"]) for c in cells for e in c["errors"]]
+    witnesses: dict[str, int] = {n: 0 for n in P.WITNESSES}
+    for c in cells:
+        if c["fix_set"] == "baseline":
+            for n, k in c["witnesses"].items():
+                witnesses[n] += k
+    return {"properties": list(P.ALL), "profiles": profiles, "rows": rows, "errors": errors,
+            "baseline_witnesses": witnesses,
+            "examples": sum(c["examples"] for c in cells),
+            "seconds": round(sum(c["seconds"] for c in cells), 1),
+            "modes": sorted({c["mode"] for c in cells})}
+
+
+def _short(agg: dict, n_profiles: int) -> str:
+    if agg["status"] == "holds":
+        return f"holds ({agg['runs']} runs)"
+    return f"VIOLATED {len(agg['profiles'])}/{n_profiles}"
+
+
+def text(m: dict) -> str:
+    """The terminal matrix: short cells, then one line per violated cell with its counterexample."""
+    props = m["properties"]
+    n = len(m["profiles"])
+    cells = {(fs, p): _short(row[p], n) for fs, row in m["rows"].items() for p in props}
+    w0 = max([len("fix set")] + [len(fs) for fs in m["rows"]])
+    widths = [max([len(p)] + [len(cells[(fs, p)]) for fs in m["rows"]]) for p in props]
+    lines = ["  ".join([f"{'fix set':<{w0}}"] + [f"{p:<{w}}" for p, w in zip(props, widths)])]
+    for fs in m["rows"]:
+        lines.append("  ".join([f"{fs:<{w0}}"] + [f"{cells[(fs, p)]:<{w}}"
+                                                  for p, w in zip(props, widths)]))
+    lines.append("")
+    lines.append(f"profiles ({n}): {', '.join(m['profiles'])}")
+    for fs, row in m["rows"].items():
+        for p in props:
+            agg = row[p]
+            if agg["status"] == "violated":
+                lines.append(f"{fs} / {p}: violated under {', '.join(agg['profiles'])}; "
+                             f"shortest ({agg['steps']} steps): {agg['counterexample']}")
+    seen = m["baseline_witnesses"]
+    if m["rows"].get("baseline"):
+        lines.append("baseline witnesses seen: " + ", ".join(f"{k} x{v}" for k, v in seen.items()))
+    for e in m["errors"]:
+        lines.append(f"MODEL ERROR ({e['fix_set']} / {e['profile']}): {e['error']}"
+                     + (f" -> {e['trace']}" if e.get("trace") else ""))
+    return "\n".join(lines)
+
+
+def markdown(m: dict, command: str = COMMAND) -> str:
+    props = m["properties"]
+    n = len(m["profiles"])
+    out = ["# Verdict matrix", "",
+           f"Regenerate: `{command}` (then `python -m model.verdicts --docs` to copy it here).", "",
+           f"{m['examples']} driver runs over {n} assumption profiles "
+           f"({', '.join(m['profiles'])}); search mode {', '.join(m['modes'])}; "
+           f"{m['seconds']} s of search, shrinking and replay (summed over workers).", "",
+           "| fix set | " + " | ".join(props) + " |",
+           "|---|" + "---|" * len(props)]
+    for fs, row in m["rows"].items():
+        cells = []
+        for p in props:
+            agg = row[p]
+            if agg["status"] == "holds":
+                cells.append(f"holds ({agg['runs']} runs)")
+            else:
+                under = "all profiles" if len(agg["profiles"]) == n else ", ".join(agg["profiles"])
+                cells.append(f"**violated** under {under}: [{agg['steps']} steps]"
+                             f"({agg['page']})")
+        out.append(f"| {fs} | " + " | ".join(cells) + " |")
+    out += ["", "Counterexample links point into `results/` (git-ignored): run the command above to "
+            "produce them. Each is a `handover.trace/1` file that `handover replay` replays to the "
+            "violation, beside a Markdown page.", ""]
+    seen = m["baseline_witnesses"]
+    if m["rows"].get("baseline"):
+        out.append("Witnesses seen in the baseline's runs: "
+                   + ", ".join(f"{k} ({v} runs)" for k, v in seen.items()) + ".")
+        out.append("")
+    if m["errors"]:
+        out += ["## Model errors", ""]
+        out += [f"- {e['fix_set']} / {e['profile']}: `{e['error']}`"
+                + (f" ({e['trace']})" if e.get("trace") else "") for e in m["errors"]]
+        out.append("")
+    return "\n".join(out)
+
+
+def write(m: dict, out_dir: str | Path = RESULTS) -> tuple[Path, Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    md, js = out / "verdicts.md", out / "verdicts.json"
+    md.write_text(markdown(m))
+    js.write_text(json.dumps(m, indent=2) + "\n")
+    return md, js
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model.verdicts",
+                                description="print or publish the last verdict matrix")
+    p.add_argument("--results", default=str(RESULTS))
+    p.add_argument("--docs", action="store_true", help="write docs/verdicts.md from the results")
+    args = p.parse_args(argv)
+    m = json.loads((Path(args.results) / "verdicts.json").read_text())
+    if args.docs:
+        Path("docs/verdicts.md").write_text(markdown(m))
+    else:
+        print(text(m))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
