@@ -47,9 +47,9 @@ _COMMON = dict(deadline=None, stateful_step_count=30, report_multiple_bugs=True,
 
 SETTINGS: dict[str, Settings] = {
     # fast, the default: a quick budget per (fix set, profile) and round, random
-    "dev": Settings(max_examples=40, database=None, **_COMMON),
+    "dev": Settings(max_examples=100, database=None, **_COMMON),
     # deterministic: same budget, derandomized, no example database
-    "ci": Settings(max_examples=40, database=None, derandomize=True, **_COMMON),
+    "ci": Settings(max_examples=100, database=None, derandomize=True, **_COMMON),
     # long runs: large budgets, random, persistent example database under .hypothesis/
     "nightly": Settings(max_examples=1000, **{**_COMMON, "stateful_step_count": 60}),
 }
@@ -387,7 +387,7 @@ def search(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None
     mode "rounds": Hypothesis runs that raise for the properties not found yet, each property its
     own bug, shrunk by Hypothesis; a found property stops being a target (module docstring)."""
     settings = settings or SETTINGS["dev"]
-    base = machine_for(fix_set, profile, cfg=cfg, register=cfg is None)
+    base = machine_for(fix_set, profile, cfg=cfg)
     result = SearchResult(fix_set, profile, base.cfg, witnesses={n: 0 for n in P.WITNESSES})
     wanted = [p for p in P.ALL if p in properties]
     start = time.perf_counter()
@@ -445,7 +445,7 @@ def observe(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | Non
             settings: Settings | None = None) -> Tally:
     """Run the machine with no target (nothing raises) and return what it saw: witnesses, and
     the violations recorded (with their unshrunk steps)."""
-    base = machine_for(fix_set, profile, cfg=cfg, register=cfg is None)
+    base = machine_for(fix_set, profile, cfg=cfg)
     machine = variant(base, ())
     run_state_machine_as_test(machine, settings=settings or SETTINGS["dev"])
     return machine.tally

@@ -33,6 +33,8 @@ def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore"
              shrink_replays: int = 400) -> dict[str, Any]:
     """Search, shrink, replay and write; the cell record for (fix_set, profile)."""
     start = time.perf_counter()
+    for stale in Path(out_dir).glob(CX.stem(fix_set, profile, "X")[:-1] + "*"):
+        stale.unlink()       # a cell that now holds must not keep an old counterexample
     found = D.search(fix_set, profile, cfg=cfg, settings=settings, mode=mode)
     cell: dict[str, Any] = {
         "fix_set": fix_set, "profile": profile, "fixes": list(found.cfg.fixes),
@@ -56,14 +58,14 @@ def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore"
             "status": "violated", "detail": f.detail, "counterexample": str(json_path),
             "page": str(md_path), "steps": len(steps), "found_steps": len(f.steps),
             "runs": found.runs.get(prop, 0)}
-    for text, steps in found.errors:
+    for k, (text, steps) in enumerate(found.errors):
         record: dict[str, Any] = {"error": text}
         if steps:
             try:
                 small = S.Shrinker(found.cfg, text, error=True).shrink(steps)
             except ValueError:
                 small = steps
-            path = Path(out_dir).parent / "model-errors" / f"{CX.stem(fix_set, profile, 'error')}.json"
+            path = Path(out_dir).parent / "model-errors" / f"{CX.stem(fix_set, profile, f'error{k + 1}')}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             dump(D.make_trace(small, found.cfg), path, f"model error: {text}")
             record.update(trace=str(path), steps=len(small))

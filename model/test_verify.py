@@ -1,0 +1,45 @@
+"""`pytest model/`: every registered fix set under every assumption profile (see conftest.py).
+
+Each (fix set, profile) is one test: the Hypothesis driver searches for violations of every
+property, each violation is shrunk, replayed and written under results/counterexamples/, and the
+test fails listing the violated properties. The verdict matrix is printed at the end.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from model import driver as D
+from model import properties as P
+from model import verdicts as V
+from model.config import make_config
+
+
+def test_fix_set_under_profile(cell, selected, results_dir, request):
+    fix_set, label, base, overrides = cell
+    cfg = make_config([fix_set], base, **overrides) if overrides else None
+    record = V.evaluate(fix_set, label, settings=selected.settings(), mode=selected.mode, cfg=cfg,
+                        out_dir=results_dir / "counterexamples")
+    request.node.user_properties.append(("handover_cell", json.dumps(record)))
+    problems = []
+    for prop in V.violated(record):
+        v = record["properties"][prop]
+        problems.append(f"{prop} violated ({v['steps']} steps): {v['detail']}\n"
+                        f"    counterexample: {v['counterexample']}")
+    for e in record["errors"]:
+        problems.append(f"MODEL ERROR {e['error']}" + (f"\n    trace: {e['trace']}"
+                                                       if e.get("trace") else ""))
+    if problems:
+        pytest.fail(f"{fix_set} under {label}:\n  " + "\n  ".join(problems), pytrace=False)
+
+
+WITNESS_BUDGET = 300
+
+
+def test_baseline_shows_every_witness(selected):
+    """A model that does nothing cannot pass: the baseline's runs under the reference profile show
+    audio through LiveKit, a completed region switch and a grace period disposing a session."""
+    tally = D.observe("baseline", settings=D.settings_for(selected.profile, WITNESS_BUDGET))
+    missing = [n for n in P.WITNESSES if not tally.witnesses[n]]
+    assert not missing, f"never seen in {tally.runs} baseline runs: {', '.join(missing)}"
