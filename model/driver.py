@@ -128,6 +128,7 @@ class HandoverMachine(RuleBasedStateMachine):
         self.switched = False
         self.failed = False
         self.dead = False                # the model raised an error: the run does nothing more
+        self.inside: list | None = None  # actions taken so far by the settle in progress
         self._kinds: dict | None = None
 
     # --- bookkeeping ------------------------------------------------------------------------
@@ -145,12 +146,20 @@ class HandoverMachine(RuleBasedStateMachine):
         if self.require_switch and not self.switched:
             return
         self.violated[name] = detail
+        steps = self.trace_steps()
         if name in self.targets:
             self.failed = True
-            _raise(name, detail, self.steps)
+            _raise(name, detail, steps)
         seen = self.tally.recorded.get(name)
-        if seen is None or len(seen[1]) > len(self.steps):
-            self.tally.recorded[name] = (detail, list(self.steps))
+        if seen is None or len(seen[1]) > len(steps):
+            self.tally.recorded[name] = (detail, steps)
+
+    def trace_steps(self) -> list[dict]:
+        """The steps so far; inside a settle, the settle is spelled out as the micro steps it has
+        taken, so the trace ends exactly where a safety property broke."""
+        if self.inside is None:
+            return list(self.steps)
+        return self.steps[:-1] + [step_of(a) for a in self.inside]
 
     def check_safety(self, world: W.World) -> None:
         for name, fn in P.SAFETY.items():
@@ -190,6 +199,8 @@ class HandoverMachine(RuleBasedStateMachine):
         self.steps.append(step)
         try:
             self.world = W.step(self.world, action, self.cfg)
+        except Violation:
+            raise
         except MODEL_ERRORS as exc:
             return self.model_error(exc)
         self._kinds = None
@@ -199,10 +210,19 @@ class HandoverMachine(RuleBasedStateMachine):
         if self.dead:
             return
         self.steps.append({"step": "settle"})
+        self.inside = []
+
+        def on_step(action, world, records):
+            self.inside.append(action)
+            self.check_safety(world)
         try:
-            self.world = W.settle(self.world, self.cfg, lambda a, w, r: self.check_safety(w))
+            self.world = W.settle(self.world, self.cfg, on_step)
+        except Violation:
+            raise
         except MODEL_ERRORS as exc:
             return self.model_error(exc)
+        finally:
+            self.inside = None
         self._kinds = None
         self.check_quiescent()
 

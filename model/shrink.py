@@ -23,8 +23,9 @@ from model import properties as P
 from model import world as W
 from model.config import Config
 from model.party import ProtocolError
+from model.actions import NetworkDelivers
 from model.runner import apply_step
-from model.trace import Trace, TraceError, _freeze, step_dict
+from model.trace import Trace, TraceError, _freeze, action_of, step_dict
 
 MICRO = ("deliver", "fire", "tick")
 SETTLE = {"step": "settle"}
@@ -57,6 +58,7 @@ def first_violation(steps: list[dict], cfg: Config, prop: str,
         if step["step"] == "switch_region":
             armed = True
         try:
+            _require_enabled(w, step, cfg)
             w = apply_step(w, step, cfg, observe if check is not None else None)
         except (W.Impossible, ProtocolError, RuntimeError) as e:
             raise TraceError(f"step {i + 1} ({step['step']}): {e}") from None
@@ -79,12 +81,27 @@ def first_error(steps: list[dict], cfg: Config, error: str) -> int | None:
     w = W.initial(cfg)
     for i, step in enumerate(steps):
         try:
+            _require_enabled(w, step, cfg)
             w = apply_step(w, step, cfg)
         except W.Impossible:
             return None
         except Exception as e:  # noqa: BLE001 - a model error is what we look for
             return i if _shape(f"{type(e).__name__}: {e}") == _shape(error) else None
     return None
+
+
+def _require_enabled(w: W.World, step: dict, cfg: Config) -> None:
+    """A candidate may only take actions the driver could have taken: `world.step` itself accepts
+    some that `world.enabled` does not offer (selecting the region already selected)."""
+    action = action_of(step)
+    if action is None:
+        return
+    if isinstance(action, NetworkDelivers) and action.pod is None:   # canonical routing
+        heads = {(a.conn, a.to_server) for a in W.enabled(w, cfg) if isinstance(a, NetworkDelivers)}
+        if (action.conn, action.to_server) in heads:
+            return
+    if action not in W.enabled(w, cfg):
+        raise W.Impossible(f"{step['step']} is not enabled here")
 
 
 def _shape(text: str) -> str:

@@ -1,0 +1,56 @@
+"""The trace-level shrinker keeps the violation and removes the steps that do not matter."""
+from __future__ import annotations
+
+import pytest
+
+from model import shrink as S
+from model.config import make_config
+from model.trace import TraceError
+
+CFG = make_config(["baseline"])
+CORE = [{"step": "connect", "region": "cloud-debug"},
+        {"step": "switch_region", "to": "cloud-livekit"},
+        {"step": "settle"}]
+
+
+def test_the_core_violates_and_a_prefix_does_not():
+    assert S.first_violation(CORE, CFG, "OneBridgePerRoom") is not None
+    assert S.first_violation(CORE[:1], CFG, "OneBridgePerRoom") is None
+
+
+def test_irrelevant_steps_are_removed():
+    noisy = [{"step": "mic", "on": False}, {"step": "mic", "on": True},
+             {"step": "connect", "region": "cloud-debug"}, {"step": "advance", "seconds": 3},
+             {"step": "speak"}, {"step": "settle"},
+             {"step": "switch_region", "to": "cloud-livekit"}, {"step": "settle"},
+             {"step": "settle"}, {"step": "advance", "seconds": 90}, {"step": "speak"}]
+    small = S.shrink_steps(noisy, CFG, "OneBridgePerRoom")
+    assert len(small) <= 4
+    assert S.first_violation(small, CFG, "OneBridgePerRoom") is not None
+    assert not any(s["step"] in ("mic", "speak", "advance") for s in small)
+
+
+def test_runs_of_micro_deliveries_become_one_settle():
+    micro = [{"step": "connect", "region": "cloud-debug"},
+             {"step": "deliver", "conn": "mobile/ws1", "to": "server", "pod": 0},
+             {"step": "switch_region", "to": "cloud-livekit"}, {"step": "settle"}]
+    small = S.shrink_steps(micro, CFG, "OneBridgePerRoom")
+    assert not any(s["step"] == "deliver" for s in small)
+
+
+def test_impossible_candidates_are_rejected_not_errors():
+    with pytest.raises(TraceError):
+        S.first_violation([{"step": "deliver", "conn": "nope/ws9", "to": "server"}], CFG,
+                          "OneBridgePerRoom")
+    sh = S.Shrinker(CFG, "OneBridgePerRoom")
+    assert sh.test([{"step": "deliver", "conn": "nope/ws9", "to": "server"}]) is None
+
+
+def test_a_trace_without_the_violation_is_refused():
+    with pytest.raises(ValueError):
+        S.shrink_steps(CORE[:1], CFG, "OneBridgePerRoom")
+
+
+def test_the_first_selection_is_written_as_connect():
+    assert S.normalize([{"step": "switch_region", "to": "france"}])[0] == {
+        "step": "connect", "region": "france"}
