@@ -163,7 +163,10 @@ def markdown(m: dict, command: str = COMMAND) -> str:
             if agg["status"] == "holds":
                 cells.append(f"holds ({agg['runs']} runs)")
             else:
-                under = "all profiles" if len(agg["profiles"]) == n else ", ".join(agg["profiles"])
+                missing = [q for q in m["profiles"] if q not in agg["profiles"]]
+                under = ("all profiles" if not missing else
+                         f"all but {', '.join(missing)}" if len(missing) < len(agg["profiles"])
+                         else ", ".join(agg["profiles"]))
                 cells.append(f"**violated** under {under}: [{agg['steps']} steps]"
                              f"({agg['page']})")
         out.append(f"| {fs} | " + " | ".join(cells) + " |")
@@ -200,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     m = json.loads((Path(args.results) / "verdicts.json").read_text())
     if args.docs:
-        Path("docs/verdicts.md").write_text(markdown(m))
+        Path("docs/verdicts.md").write_text(markdown(m).replace("](results/", "](../results/"))
     else:
         print(text(m))
     return 0
