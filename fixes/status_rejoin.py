@@ -18,7 +18,7 @@ from model import bridge as B
 from model import grpc_client as grpc
 from model.effects import Send, log
 from model.messages import StatusReply
-from model.party import bridge_party
+from model.party import bridge_party, conn_owner
 from model.region import bridge_params, livekit_init
 
 
@@ -57,7 +57,7 @@ def rejoin_bridge(r, sid, then, ctx):
     if client is None:
         cid = r.n + 1
         r = attrs.evolve(r, n=cid)
-        client, opened = grpc.new(cid, ctx.me, bridge_party(r.region, r.pod))
+        client, opened = grpc.new(cid, conn_owner(r, ctx.me), bridge_party(r.region, r.pod))
         effects += opened
     client, more = grpc.connect(client, bridge_params(r, ctx), then)
     s = attrs.evolve(s, client=client.cid, last_rejoin=ctx.now)

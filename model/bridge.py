@@ -10,8 +10,11 @@ holds (`service.go:180-206`); the StreamAudio goroutine does the same on a recei
 (`service.go:304-329`). None of these checks which session the caller meant.
 
 `RoomSession.Close()` (`session.go:155-192`) disconnects from LiveKit (a leave) and closes the
-channel that carries audio from LiveKit; a data packet arriving afterwards panics the process
-("send on closed channel") and `cloud/start.sh:57-62` then stops the cloud process too.
+channel that carries audio from LiveKit. A packet the SDK had already received goes to that channel
+from the SDK's data callback, a separate step (`Await` -> `Resumed(("forward", ...))`); if `Close()`
+runs in between, the callback sends on the closed channel and the process panics ("send on closed
+channel"); `cloud/start.sh:57-62` then stops the cloud process too. Packets that reach the SDK after
+`room.Disconnect()` are dropped by the closed connection.
 
 The SDK (server-sdk-go v2.10.0) resumes a dropped connection with its latest stored token (the
 server's refresh token): 10 tries, try i after i^2 x 300 ms, stopping when the delay would pass
@@ -26,13 +29,13 @@ import enum
 import attrs
 
 from model.config import USER
-from model.effects import Close, Crash, Open, Send, SetTimer, log
+from model.effects import Await, Close, Crash, Open, Send, SetTimer, log
 from model.fmap import FMap
 from model.messages import (AudioFrame, ClientLeave, ConnClosed, DataReceived, GetStatus, Join,
                             JoinAccepted, JoinRefused, JoinRoom, JoinRoomReply, LeaveRoom,
-                            LeaveRoomReply, RefreshToken, ServerLeave, StatusReply, StreamAudio,
-                            TimerFired)
-from model.party import Ctx, lookup
+                            LeaveRoomReply, RefreshToken, Resumed, ServerLeave, StatusReply,
+                            StreamAudio, TimerFired)
+from model.party import Ctx, conn_owner, lookup
 from model.seams import seam
 
 
@@ -79,6 +82,7 @@ class BridgeState:
     all: FMap = FMap()            # gen -> RoomSession: every session object not yet garbage
     streams: FMap = FMap()        # stream conn -> userId
     n: int = 0
+    life: int = 0                     # incarnation: +1 each time the process died
 
 
 def initial(region: str, pod: int = 0, alive: bool = True) -> BridgeState:
@@ -100,7 +104,7 @@ def _by_lk(b: BridgeState, conn_id: str) -> RoomSession | None:
 
 def _start_connect(b: BridgeState, msg: JoinRoom, reply_to: str, ctx: Ctx):
     b = attrs.evolve(b, n=b.n + 1)
-    lk = f"{ctx.me}/lk{b.n}"
+    lk = f"{conn_owner(b, ctx.me)}/lk{b.n}"
     s = RoomSession(b.n, msg.user, msg.room, msg.url, msg.token, lk, reply_to=reply_to)
     return _put(b, s), [Open(lk, "signal", f"livekit:{msg.url}"), Send(lk, Join(msg.token)),
                         log("bridge_connecting", f"JoinRoom: connecting to {msg.room} on {msg.url}",
@@ -235,7 +239,7 @@ def on_server_leave(b, conn, msg: ServerLeave, ctx):
     s = _by_lk(b, conn.id)
     if msg.action == "RECONNECT":
         b = attrs.evolve(b, n=b.n + 1)
-        lk = f"{ctx.me}/lk{b.n}"
+        lk = f"{conn_owner(b, ctx.me)}/lk{b.n}"
         b = _put(b, attrs.evolve(s, lk=lk))
         return b, [Close(conn.id), Open(lk, "signal", f"livekit:{s.url}"),
                    Send(lk, Join(s.refresh or s.token))]
@@ -253,7 +257,7 @@ def on_signal_lost(b, conn, msg: ConnClosed, ctx):
 def on_retry_timer(b, conn, msg: TimerFired, ctx):
     s = b.all[msg.key]
     b = attrs.evolve(b, n=b.n + 1)
-    lk = f"{ctx.me}/lk{b.n}"
+    lk = f"{conn_owner(b, ctx.me)}/lk{b.n}"
     b = _put(b, attrs.evolve(s, lk=lk, attempt=s.attempt + 1))
     return b, [Open(lk, "signal", f"livekit:{s.url}"), Send(lk, Join(s.refresh or s.token, resume=True))]
 
@@ -271,18 +275,26 @@ def on_refresh(b, conn, msg: RefreshToken, ctx):
 
 
 def on_data(b, conn, msg: DataReceived, ctx):
-    """Forward the userId's packets to the attached stream (service.go:84-86)."""
+    """The SDK's data callback takes the userId's packets (service.go:84-86) to the session's
+    audio channel, in a step of its own."""
     s = _by_lk(b, conn.id)
-    if msg.sender != s.user or s.stream is None:
+    if msg.sender != s.user:
         return b, []
-    return b, [Send(s.stream, AudioFrame(msg.packet))]
+    return b, [Await(("forward", s.gen, msg.packet))]
 
 
-def on_data_after_close(b, conn, msg: DataReceived, ctx):
+def on_forward(b, conn, msg: Resumed, ctx):
+    """The audio channel's reader sends the packet on the attached stream, if any."""
+    _, gen, packet = msg.tag
+    s = b.all[gen]
+    return b, ([Send(s.stream, AudioFrame(packet))] if s.stream else [])
+
+
+def on_forward_after_close(b, conn, msg: Resumed, ctx):
     """send on closed channel (session.go:155-192): the process panics."""
-    s = _by_lk(b, conn.id)
-    return b, [Crash(f"panic: send on closed channel (data packet {msg.packet} for closed "
-                     f"session g{s.gen})")]
+    _, gen, packet = msg.tag
+    return b, [Crash(f"panic: send on closed channel (data packet {packet} for closed "
+                     f"session g{gen})")]
 
 
 # --- the transition table -----------------------------------------------------------------------
@@ -308,14 +320,19 @@ TABLE = {
     (L.CONNECTED, RefreshToken): on_refresh,
     (L.RECONNECTING, RefreshToken): on_refresh,
     (L.CONNECTED, DataReceived): on_data,
-    (L.CLOSED, DataReceived): on_data_after_close,
     (L.ORPHANED, DataReceived): on_data,
+    (L.CONNECTED, Resumed): on_forward,
+    (L.RECONNECTING, Resumed): on_forward,
+    (L.DISCONNECTED, Resumed): on_forward,
+    (L.ORPHANED, Resumed): on_forward,
+    (L.CLOSED, Resumed): on_forward_after_close,
 }
 _CLOSED = "Close() already left the room; the SDK drops signalling for it"
 _GONE = "the SDK reported disconnected; nothing more arrives for this session"
 IGNORED = {
     **{(L.CLOSED, t): _CLOSED for t in (JoinAccepted, JoinRefused, ConnClosed, ServerLeave,
                                         RefreshToken, TimerFired)},
+    (L.CLOSED, DataReceived): "room.Disconnect() closed the connection: the packet is dropped",
     **{(L.DISCONNECTED, t): _GONE for t in (ConnClosed, ServerLeave, RefreshToken, DataReceived,
                                             TimerFired, JoinAccepted)},
     **{(L.ORPHANED, t): "the map no longer holds this session; its SDK keeps running"
@@ -328,11 +345,11 @@ IGNORED = {
     **{(E.DEAD, t): "the process is dead" for t in (JoinRoom, LeaveRoom, GetStatus, StreamAudio,
                                                      ConnClosed, JoinAccepted, JoinRefused,
                                                      ServerLeave, RefreshToken, DataReceived,
-                                                     TimerFired)},
+                                                     TimerFired, Resumed)},
 }
 STATES = (*LinkPhase, *Endpoint)
 MESSAGES = (JoinRoom, LeaveRoom, GetStatus, StreamAudio, ConnClosed, JoinAccepted, JoinRefused,
-            ServerLeave, RefreshToken, DataReceived, TimerFired)
+            ServerLeave, RefreshToken, DataReceived, TimerFired, Resumed)
 
 
 def target_state(b: BridgeState, conn, msg):
@@ -340,6 +357,8 @@ def target_state(b: BridgeState, conn, msg):
         return E.DEAD
     if isinstance(msg, TimerFired):
         return b.all[msg.key].phase if msg.key in b.all else L.CLOSED
+    if isinstance(msg, Resumed):
+        return b.all[msg.tag[1]].phase
     if conn.kind == "grpc":
         return E.RPC
     if conn.kind == "stream":

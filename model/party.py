@@ -25,6 +25,13 @@ class Ctx:
     me: str
 
 
+def conn_owner(state, me: str) -> str:
+    """The prefix of the connection ids a party opens: its id, plus its incarnation after a
+    restart, so that a restarted process never reuses the connection ids of the one that died."""
+    life = getattr(state, "life", 0)
+    return f"{me}~{life}" if life else me
+
+
 def region_party(region: str, pod: int = 0) -> str:
     return f"region:{region}" + (f"#{pod}" if pod else "")
 

@@ -39,7 +39,7 @@ from model.fmap import FMap
 from model.messages import (AudioFrame, ConnClosed, ConnectionAck, GlassesConnect, JoinRoomReply,
                             LeaveRoomReply, MicAudio, MicStateChanged, Resumed, StatusReply,
                             TimerFired, TokenRequest, TokenResponse)
-from model.party import Ctx, bridge_party, lookup, pod_of
+from model.party import Ctx, bridge_party, conn_owner, lookup, pod_of
 from model.seams import seam
 
 
@@ -73,6 +73,7 @@ class RegionState:
     clients: FMap = FMap()            # every LiveKitGrpcClient object ever made and alive
     pipeline: tuple = ()              # (packet, via) that reached this pod's audio manager
     n: int = 0
+    life: int = 0                     # incarnation: +1 each time the process died
 
 
 def initial(region: str, pod: int = 0, alive: bool = True) -> RegionState:
@@ -131,7 +132,7 @@ def start_bridge_subscriber(r: RegionState, sid: int, then, ctx: Ctx) -> tuple[R
             "bridge_early_return", f"startBridgeSubscriber: client #{current.cid} isConnected(); "
                                    "returning early", client=current.cid)])
     r, cid = _n(r)
-    client, effects = grpc.new(cid, ctx.me, bridge_party(r.region, r.pod))
+    client, effects = grpc.new(cid, conn_owner(r, ctx.me), bridge_party(r.region, r.pod))
     client, more = grpc.connect(client, bridge_params(r, ctx), then)
     r = _put(_put_client(r, client), attrs.evolve(s, client=cid))
     return r, effects + more

@@ -95,6 +95,9 @@ def run(trace: Trace, cfg: Config | None = None, stop_at_violation: bool = False
             raise TraceError(f"step {i + 1} ({step['step']}): not possible here: {e}") from None
         except ProtocolError as e:
             raise TraceError(f"step {i + 1} ({step['step']}): model protocol error: {e}") from None
+        except (RuntimeError, KeyError, AssertionError, StopIteration) as e:
+            raise TraceError(f"step {i + 1} ({step['step']}): model error: "
+                             f"{type(e).__name__}: {e}") from None
         if step["step"] == "settle":
             for name, detail in P.check_quiescent(w, cfg).items():
                 violations.setdefault(name, (i, detail))

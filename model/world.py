@@ -22,7 +22,7 @@ from model.effects import Await, CancelTimer, Close, Crash, Log, Open, Send, Set
 from model.fmap import FMap
 from model.messages import Resumed, TimerFired, name_of
 from model.network import Network
-from model.party import Ctx, bridge_party, livekit_party, region_party, split
+from model.party import Ctx, bridge_party, conn_owner, livekit_party, region_party, split
 
 MODULES = {"mobile": mobile, "region": region, "bridge": bridge, "livekit": livekit}
 
@@ -148,7 +148,7 @@ class _Run:
             elif isinstance(e, CancelTimer):
                 self.w = attrs.evolve(w, clock=w.clock.cancel(pid, e.name, e.key))
             elif isinstance(e, Await):
-                local = f"{pid}/local"
+                local = f"{conn_owner(w.parties[pid], pid)}/local"
                 net = w.net if local in w.net.conns else w.net.open(local, "local", pid, pid, pid)
                 net, _ = net.send(local, pid, Resumed(e.tag))
                 self.w = attrs.evolve(w, net=net)
@@ -178,7 +178,8 @@ class _Run:
             self.w = attrs.evolve(w, net=net, clock=w.clock.cancel_all(dead).set(
                 dead, "restart", self.cfg.timing.pod_restart))
             module = MODULES[split(dead)[0]]
-            self.set_party(dead, module.initial(name, pod, alive=False))
+            life = getattr(w.parties[dead], "life", 0) + 1
+            self.set_party(dead, attrs.evolve(module.initial(name, pod, alive=False), life=life))
             self.w = attrs.evolve(self.w, log=self.w.log + (
                 LogEntry(self.w.now, dead, "crash", reason if dead == pid else "stopped by start.sh"),))
             self.rec("crash", dead, reason if dead == pid else "stopped by start.sh")
@@ -218,7 +219,8 @@ class _Run:
         if timer.name == "restart":
             name, pod = split(timer.party)[1:]
             module = MODULES[split(timer.party)[0]]
-            self.set_party(timer.party, module.initial(name, pod))
+            life = getattr(self.w.parties[timer.party], "life", 0)
+            self.set_party(timer.party, attrs.evolve(module.initial(name, pod), life=life))
             self.w = attrs.evolve(self.w, log=self.w.log + (
                 LogEntry(self.w.now, timer.party, "restart", "pod restarted"),))
             return
@@ -272,10 +274,16 @@ def step_verbose(w: World, action, cfg: Config) -> tuple[World, list[Record]]:
     elif isinstance(action, UserSelectsRegion):
         if action.region not in cfg.regions:
             raise Impossible(f"unknown region {action.region!r}")
+        if action.region == w.mobile.backend:
+            raise Impossible(f"the backend is already {action.region}")
         run.stimulate("mobile", mobile.select_region, action.region)
     elif isinstance(action, MobileSpeaks):
+        if not w.mobile.mic_on:
+            raise Impossible("the microphone is off")
         run.stimulate("mobile", mobile.speak)
     elif isinstance(action, UserSetsMic):
+        if action.on == w.mobile.mic_on:
+            raise Impossible(f"the microphone is already {'on' if action.on else 'off'}")
         run.stimulate("mobile", mobile.set_mic, action.on)
     elif isinstance(action, (GlassesSocketDrops, GrpcStreamErrors, LiveKitSignalLost)):
         conn = _fault_conn(w, cfg, action)

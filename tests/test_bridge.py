@@ -3,8 +3,8 @@ import attrs
 
 from model import bridge as B
 from model.config import USER
-from model.effects import Close, Crash, Open, Send, SetTimer
-from model.messages import (AudioFrame, ClientLeave, ConnClosed, DataReceived, GetStatus, Join,
+from model.effects import Await, Close, Crash, Open, Send, SetTimer
+from model.messages import (Resumed, AudioFrame, ClientLeave, ConnClosed, DataReceived, GetStatus, Join,
                             JoinAccepted, JoinRefused, JoinRoom, JoinRoomReply, LeaveRoom,
                             LeaveRoomReply, RefreshToken, ServerLeave, StatusReply, StreamAudio,
                             TimerFired)
@@ -90,17 +90,29 @@ def test_stream_half_close_closes_the_session_under_eof_cleanup():
     assert USER not in b.sessions
 
 
+LOCAL = conn(f"{ME}/local", "local", ME, ME)
+
+
 def test_only_the_users_packets_are_forwarded_to_the_stream():
+    """The SDK's data callback takes the packet (a step of its own), then it goes on the stream."""
     b = connected()
     assert B.handle(b, lk(1), DataReceived(USER, "audio-1"), C) == (
+        b, [Await(("forward", 1, "audio-1"))])
+    assert B.handle(b, LOCAL, Resumed(("forward", 1, "audio-1")), C) == (
         b, [Send(STREAM.id, AudioFrame("audio-1"))])
     assert B.handle(b, lk(1), DataReceived("someone", "x"), C) == (b, [])
 
 
-def test_a_packet_for_a_closed_session_panics_the_process():
-    b, _ = B.handle(connected(), RPC, LeaveRoom(USER), C)
-    _, eff = B.handle(b, lk(1), DataReceived(USER, "audio-9"), C)
+def test_a_packet_the_callback_holds_when_the_session_closes_panics_the_process():
+    b, eff = B.handle(connected(), lk(1), DataReceived(USER, "audio-9"), C)
+    b, _ = B.handle(b, RPC, LeaveRoom(USER), C)
+    _, eff = B.handle(b, LOCAL, Resumed(eff[0].tag), C)
     assert len(eff) == 1 and isinstance(eff[0], Crash) and "send on closed channel" in eff[0].reason
+
+
+def test_a_packet_arriving_after_disconnect_is_dropped():
+    b, _ = B.handle(connected(), RPC, LeaveRoom(USER), C)
+    assert B.handle(b, lk(1), DataReceived(USER, "audio-9"), C) == (b, [])
 
 
 def test_a_kick_only_logs_and_the_session_stays_in_the_map():
