@@ -11,7 +11,8 @@ holds (`service.go:180-206`); the StreamAudio goroutine does the same on a recei
 
 `RoomSession.Close()` (`session.go:155-192`) disconnects from LiveKit (a leave) and closes the
 channel that carries audio from LiveKit. A packet the SDK had already received goes to that channel
-from the SDK's data callback, a separate step (`Await` -> `Resumed(("forward", ...))`); if `Close()`
+from the SDK's data callback, a separate, prompt step (`Await(prompt=True)` -> `Resumed(("forward",
+...))`, which a normal run takes at once and an engine may delay); if `Close()`
 runs in between, the callback sends on the closed channel and the process panics ("send on closed
 channel"); `cloud/start.sh:57-62` then stops the cloud process too. Packets that reach the SDK after
 `room.Disconnect()` are dropped by the closed connection.
@@ -280,7 +281,7 @@ def on_data(b, conn, msg: DataReceived, ctx):
     s = _by_lk(b, conn.id)
     if msg.sender != s.user:
         return b, []
-    return b, [Await(("forward", s.gen, msg.packet))]
+    return b, [Await(("forward", s.gen, msg.packet), prompt=True)]
 
 
 def on_forward(b, conn, msg: Resumed, ctx):

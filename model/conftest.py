@@ -36,6 +36,9 @@ def pytest_addoption(parser):
                 help="one custom assumption profile instead of the named ones (repeatable keys)")
     g.addoption("--profile-assume", action="append", default=[], metavar="NAME",
                 help="restrict to this named assumption profile (repeatable)")
+    g.addoption("--env", action="append", default=[], metavar="NAME",
+                help=f"restrict to this environment: {', '.join(D.ENVIRONMENTS)} (repeatable; "
+                     "default: all)")
     g.addoption("--budget", type=int, default=None, metavar="N",
                 help="Hypothesis examples per (fix set, profile) (default: the profile's)")
     g.addoption("--mode", default=None, metavar="MODE",
@@ -49,6 +52,7 @@ class Selection:
     profiles: tuple        # (label, base profile name, overrides dict as tuple)
     budget: int | None
     mode: str
+    environments: tuple = tuple(D.ENVIRONMENTS)
 
     def settings(self):
         return D.settings_for(self.profile, self.budget)
@@ -95,7 +99,12 @@ def selection(config) -> Selection:
     budget = opt("budget", default=None)
     if budget is not None and budget < 1:
         raise _usage("--budget: at least 1 example")
-    return Selection(profile, fix_sets, tuple(dict.fromkeys(profiles)), budget, mode)
+    envs = opt("env", default=[]) or list(D.ENVIRONMENTS)
+    for env in envs:
+        if env not in D.ENVIRONMENTS:
+            raise _usage(f"--env: unknown environment {env!r} (known: {', '.join(D.ENVIRONMENTS)})")
+    return Selection(profile, fix_sets, tuple(dict.fromkeys(profiles)), budget, mode,
+                     tuple(dict.fromkeys(envs)))
 
 
 _COLLECTED: dict[str, list] = {"handover_cell": [], "handover_corpus": []}
@@ -109,8 +118,9 @@ def pytest_configure(config):
 def pytest_generate_tests(metafunc):
     if "cell" in metafunc.fixturenames:
         sel: Selection = metafunc.config._handover
-        params = [(fs, label, base, dict(ov)) for fs in sel.fix_sets for label, base, ov in sel.profiles]
-        metafunc.parametrize("cell", params, ids=[f"{p[0]}@{p[1]}" for p in params])
+        params = [(fs, label, base, dict(ov), env) for env in sel.environments
+                  for fs in sel.fix_sets for label, base, ov in sel.profiles]
+        metafunc.parametrize("cell", params, ids=[f"{p[0]}@{p[1]}#{p[4]}" for p in params])
 
 
 @pytest.fixture
@@ -135,10 +145,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     cells, corpus = _COLLECTED["handover_cell"], _COLLECTED["handover_corpus"]
     out = Path(os.path.relpath(config.rootpath / "results"))
     if cells:
-        m = V.matrix(cells)
-        md, js = V.write(m, out)
+        ms = V.matrices(cells)
+        md, js = V.write(ms, out)
         terminalreporter.section("handover verdict matrix")
-        terminalreporter.write_line(V.text(m))
+        terminalreporter.write_line(V.text_all(ms))
         terminalreporter.write_line(f"written: {md}, {js}")
     if corpus:
         from model import test_corpus

@@ -111,6 +111,18 @@ class Tally:
     errors: dict = attrs.Factory(dict)         # model error text -> steps (shortest seen)
 
 
+ENVIRONMENTS: dict[str, frozenset] = {
+    "switching": frozenset({A.GrpcStreamErrors, A.LiveKitSignalLost}),
+    "faults": frozenset(),
+}
+"""What the environment may do, as the action kinds it may NOT take. `switching`: the user switches
+regions and toggles the mic, the phone speaks, the glasses socket drops (everyday mobile life, what
+the grace period exists for), messages are delivered in any order and time passes. `faults` adds
+gRPC stream errors and LiveKit signal outages. The question "does this fix fix region switching?"
+is answered under `switching`; `faults` shows what else breaks."""
+DEFAULT_ENVIRONMENT = "faults"
+
+
 class HandoverMachine(RuleBasedStateMachine):
     """Base class; `machine_for` makes the subclass for one fix set and assumption profile."""
     fix_set: str = "baseline"
@@ -118,6 +130,7 @@ class HandoverMachine(RuleBasedStateMachine):
     cfg: Config = None  # type: ignore[assignment]
     targets: frozenset = frozenset(P.ALL)
     require_switch: bool = False     # a target counts only after a region switch (triage)
+    environment: str = DEFAULT_ENVIRONMENT
     tally: Tally = None  # type: ignore[assignment]
 
     def __init__(self) -> None:
@@ -133,6 +146,8 @@ class HandoverMachine(RuleBasedStateMachine):
 
     # --- bookkeeping ------------------------------------------------------------------------
     def enabled_of(self, kind: type) -> list:
+        if kind in ENVIRONMENTS[self.environment]:
+            return []
         if self._kinds is None:
             kinds: dict = {}
             for a in W.enabled(self.world, self.cfg):
@@ -310,17 +325,21 @@ def _camel(name: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in re.split(r"[^0-9A-Za-z]+", name) if w)
 
 
-def class_name(fix_set: str, profile: str) -> str:
-    return f"{_camel(fix_set)}_{_camel(profile)}"
+def class_name(fix_set: str, profile: str, environment: str = DEFAULT_ENVIRONMENT) -> str:
+    suffix = "" if environment == DEFAULT_ENVIRONMENT else f"_{_camel(environment)}"
+    return f"{_camel(fix_set)}_{_camel(profile)}{suffix}"
 
 
 def machine_for(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None = None,
-                register: bool = True) -> type[HandoverMachine]:
+                register: bool = True, environment: str = DEFAULT_ENVIRONMENT
+                ) -> type[HandoverMachine]:
     """The machine class for one fix set under one assumption profile, registered in this module.
 
     `profile` is a name in `config.PROFILES`, or any label when `cfg` is given (a custom
     assumption set, or a test-only configuration)."""
-    name = class_name(fix_set, profile)
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"unknown environment {environment!r} (known: {', '.join(ENVIRONMENTS)})")
+    name = class_name(fix_set, profile, environment)
     existing = globals().get(name)
     if existing is not None and cfg is None:
         return existing
@@ -328,8 +347,10 @@ def machine_for(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config |
         cfg = make_config([fix_set], profile)
     cls = type(name, (HandoverMachine,), {
         "fix_set": fix_set, "profile": profile, "cfg": cfg, "tally": Tally(),
+        "environment": environment,
         "__module__": __name__, "__qualname__": name,
-        "__doc__": f"{fix_set} under the assumption profile {profile}."})
+        "__doc__": f"{fix_set} under the assumption profile {profile}, environment "
+                   f"{environment}."})
     if register:
         globals()[name] = cls
         cls.TestCase.__name__ = f"Test{name}"
@@ -399,7 +420,8 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 def search(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None = None,
            settings: Settings | None = None, mode: str = "explore", properties=P.ALL,
-           require_switch: bool = False, max_rounds: int = 8) -> SearchResult:
+           require_switch: bool = False, max_rounds: int = 8,
+           environment: str = DEFAULT_ENVIRONMENT) -> SearchResult:
     """Search for violations of each of `properties`; each one found is a Finding with its steps.
 
     mode "explore": one Hypothesis run in which nothing raises; every violation is recorded with
@@ -407,7 +429,7 @@ def search(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None
     mode "rounds": Hypothesis runs that raise for the properties not found yet, each property its
     own bug, shrunk by Hypothesis; a found property stops being a target (module docstring)."""
     settings = settings or SETTINGS["dev"]
-    base = machine_for(fix_set, profile, cfg=cfg)
+    base = machine_for(fix_set, profile, cfg=cfg, environment=environment)
     result = SearchResult(fix_set, profile, base.cfg, witnesses={n: 0 for n in P.WITNESSES})
     wanted = [p for p in P.ALL if p in properties]
     start = time.perf_counter()
@@ -462,10 +484,10 @@ def _absorb(result: SearchResult, t: Tally, found: list[BaseException]) -> int:
 
 
 def observe(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None = None,
-            settings: Settings | None = None) -> Tally:
+            settings: Settings | None = None, environment: str = DEFAULT_ENVIRONMENT) -> Tally:
     """Run the machine with no target (nothing raises) and return what it saw: witnesses, and
     the violations recorded (with their unshrunk steps)."""
-    base = machine_for(fix_set, profile, cfg=cfg)
+    base = machine_for(fix_set, profile, cfg=cfg, environment=environment)
     machine = variant(base, ())
     run_state_machine_as_test(machine, settings=settings or SETTINGS["dev"])
     return machine.tally

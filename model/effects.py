@@ -48,8 +48,11 @@ class CancelTimer:
 @attrs.frozen
 class Await:
     """An `await` on something local (an analytics call, room.disconnect()): the party gets
-    `Resumed(tag)` later, and anything may happen in between."""
+    `Resumed(tag)` later, and anything may happen in between. prompt: CPU-only work (a goroutine
+    handing a value to a channel) that a normal run does before anything arriving over the network;
+    engines may still order it later. Otherwise an await on I/O (an HTTP call)."""
     tag: Any
+    prompt: bool = False
 
 
 @attrs.frozen

@@ -17,10 +17,10 @@ from model.config import make_config
 
 
 def test_fix_set_under_profile(cell, selected, results_dir, request):
-    fix_set, label, base, overrides = cell
+    fix_set, label, base, overrides, environment = cell
     cfg = make_config([fix_set], base, **overrides) if overrides else None
     record = V.evaluate(fix_set, label, settings=selected.settings(), mode=selected.mode, cfg=cfg,
-                        out_dir=results_dir / "counterexamples")
+                        out_dir=results_dir / "counterexamples", environment=environment)
     request.node.user_properties.append(("handover_cell", json.dumps(record)))
     problems = []
     for prop in V.violated(record):
@@ -31,7 +31,8 @@ def test_fix_set_under_profile(cell, selected, results_dir, request):
         problems.append(f"MODEL ERROR {e['error']}" + (f"\n    trace: {e['trace']}"
                                                        if e.get("trace") else ""))
     if problems:
-        pytest.fail(f"{fix_set} under {label}:\n  " + "\n  ".join(problems), pytrace=False)
+        pytest.fail(f"{fix_set} under {label} ({environment}):\n  " + "\n  ".join(problems),
+                    pytrace=False)
 
 
 WITNESS_BUDGET = 300

@@ -67,8 +67,10 @@ def triage(profiles: list[str], budget: int, out: Path, derandomize: bool = True
     settings = D.settings_for("ci" if derandomize else "dev", budget)
     for profile in profiles:
         start = time.perf_counter()
+        # the switching environment: an outage can silence audio anywhere; the report's question
+        # is whether switching regions alone does it
         found = D.search("baseline", profile, settings=settings, properties=(SYMPTOM,),
-                         require_switch=True)
+                         require_switch=True, environment="switching")
         row: dict = {"profile": profile, "assumptions": PROFILES[profile], "budget": budget,
                      "runs": found.examples}
         f = found.findings.get(SYMPTOM)

@@ -30,14 +30,17 @@ COMMAND = "pytest model/ -n 2"
 
 def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore",
              cfg: Config | None = None, out_dir: str | Path = CX.COUNTEREXAMPLES,
-             shrink_replays: int = 400) -> dict[str, Any]:
-    """Search, shrink, replay and write; the cell record for (fix_set, profile)."""
+             shrink_replays: int = 400, environment: str = D.DEFAULT_ENVIRONMENT) -> dict[str, Any]:
+    """Search, shrink, replay and write; the cell record for (fix_set, profile, environment)."""
     start = time.perf_counter()
-    for stale in Path(out_dir).glob(CX.stem(fix_set, profile, "X")[:-1] + "*"):
+    where = f"{profile}.{environment}"      # counterexample names: fix__profile.env__Property
+    for stale in Path(out_dir).glob(CX.stem(fix_set, where, "X")[:-1] + "*"):
         stale.unlink()       # a cell that now holds must not keep an old counterexample
-    found = D.search(fix_set, profile, cfg=cfg, settings=settings, mode=mode)
+    found = D.search(fix_set, profile, cfg=cfg, settings=settings, mode=mode,
+                     environment=environment)
     cell: dict[str, Any] = {
-        "fix_set": fix_set, "profile": profile, "fixes": list(found.cfg.fixes),
+        "fix_set": fix_set, "profile": profile, "environment": environment,
+        "fixes": list(found.cfg.fixes),
         "assumptions": {k: v for k, v in found.cfg.assumptions.items()},
         "examples": found.examples, "steps": found.steps, "mode": mode,
         "witnesses": found.witnesses, "properties": {}, "errors": [],
@@ -49,10 +52,11 @@ def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore"
             continue
         steps = S.shrink_steps(f.steps, found.cfg, prop, max_replays=shrink_replays)
         trace = D.make_trace(steps, found.cfg, prop)
-        name = CX.stem(fix_set, profile, prop)
+        name = CX.stem(fix_set, where, prop)
         json_path, md_path = CX.write(
             trace, found.cfg, prop, name, out_dir,
-            description=f"{prop} violated by {fix_set} under {profile}: found by the Hypothesis "
+            description=f"{prop} violated by {fix_set} under {profile} ({environment} environment): "
+                        f"found by the Hypothesis "
                         f"driver ({len(f.steps)} steps), shrunk to {len(steps)}.")
         cell["properties"][prop] = {
             "status": "violated", "detail": f.detail, "counterexample": str(json_path),
@@ -65,7 +69,7 @@ def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore"
                 small = S.Shrinker(found.cfg, text, error=True).shrink(steps)
             except ValueError:
                 small = steps
-            path = Path(out_dir).parent / "model-errors" / f"{CX.stem(fix_set, profile, f'error{k + 1}')}.json"
+            path = Path(out_dir).parent / "model-errors" / f"{CX.stem(fix_set, where, f'error{k + 1}')}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             dump(D.make_trace(small, found.cfg), path, f"model error: {text}")
             record.update(trace=str(path), steps=len(small))
@@ -110,6 +114,20 @@ def matrix(cells: list[dict]) -> dict[str, Any]:
             "examples": sum(c["examples"] for c in cells),
             "seconds": round(sum(c["seconds"] for c in cells), 1),
             "modes": sorted({c["mode"] for c in cells})}
+
+
+def matrices(cells: list[dict]) -> dict[str, dict]:
+    """One matrix per environment, in `driver.ENVIRONMENTS` order."""
+    envs = [e for e in D.ENVIRONMENTS if any(c.get("environment", D.DEFAULT_ENVIRONMENT) == e
+                                            for c in cells)]
+    return {e: matrix([c for c in cells if c.get("environment", D.DEFAULT_ENVIRONMENT) == e])
+            for e in envs}
+
+
+ENV_TITLES = {
+    "switching": "Region switching (no gRPC or LiveKit faults): does the fix fix the bug?",
+    "faults": "With faults (gRPC stream errors, LiveKit signal outages): what else breaks",
+}
 
 
 def _short(agg: dict, n_profiles: int) -> str:
@@ -186,12 +204,32 @@ def markdown(m: dict, command: str = COMMAND) -> str:
     return "\n".join(out)
 
 
-def write(m: dict, out_dir: str | Path = RESULTS) -> tuple[Path, Path]:
+def text_all(ms: dict[str, dict]) -> str:
+    return "\n\n".join(f"== environment: {env}: {ENV_TITLES.get(env, '')}\n{text(m)}"
+                       for env, m in ms.items())
+
+
+def markdown_all(ms: dict[str, dict], command: str = COMMAND) -> str:
+    out = ["# Verdict matrix", "",
+           f"Regenerate: `{command}` (then `python -m model.verdicts --docs` to copy it here).", "",
+           "How to read it: `docs/reading-verdicts.md`. One table per environment "
+           "(`model/driver.py: ENVIRONMENTS`).", ""]
+    for env, m in ms.items():
+        body = markdown(m, command).split("\n")
+        start = next(i for i, line in enumerate(body) if line.startswith(f"{m['examples']} driver"))
+        out += [f"## {ENV_TITLES.get(env, env)}", "", f"Environment `{env}`.", ""] + body[start:]
+    return "\n".join(out)
+
+
+def write(ms: dict[str, dict], out_dir: str | Path = RESULTS) -> tuple[Path, Path]:
+    """Write every environment's matrix; `ms` is {environment: matrix} (or one matrix)."""
+    if "rows" in ms:
+        ms = {D.DEFAULT_ENVIRONMENT: ms}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     md, js = out / "verdicts.md", out / "verdicts.json"
-    md.write_text(markdown(m))
-    js.write_text(json.dumps(m, indent=2) + "\n")
+    md.write_text(markdown_all(ms))
+    js.write_text(json.dumps(ms, indent=2) + "\n")
     return md, js
 
 
@@ -201,11 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--docs", action="store_true", help="write docs/verdicts.md from the results")
     args = p.parse_args(argv)
-    m = json.loads((Path(args.results) / "verdicts.json").read_text())
+    ms = json.loads((Path(args.results) / "verdicts.json").read_text())
+    if "rows" in ms:
+        ms = {D.DEFAULT_ENVIRONMENT: ms}
     if args.docs:
-        Path("docs/verdicts.md").write_text(markdown(m).replace("](results/", "](../results/"))
+        Path("docs/verdicts.md").write_text(markdown_all(ms).replace("](results/", "](../results/"))
     else:
-        print(text(m))
+        print(text_all(ms))
     return 0
 
 

@@ -148,7 +148,7 @@ class _Run:
             elif isinstance(e, CancelTimer):
                 self.w = attrs.evolve(w, clock=w.clock.cancel(pid, e.name, e.key))
             elif isinstance(e, Await):
-                local = f"{conn_owner(w.parties[pid], pid)}/local"
+                local = f"{conn_owner(w.parties[pid], pid)}/{'cpu' if e.prompt else 'local'}"
                 net = w.net if local in w.net.conns else w.net.open(local, "local", pid, pid, pid)
                 net, _ = net.send(local, pid, Resumed(e.tag))
                 self.w = attrs.evolve(w, net=net)
@@ -345,14 +345,22 @@ def _do(w: World, action, cfg: Config, on_step) -> World:
     return w
 
 
+def canonical_head(w: World):
+    """The message a normal run delivers next: prompt local work first (`Await(prompt=True)`,
+    channels `<party>/cpu`), then the oldest message in flight."""
+    heads = w.net.heads()
+    prompt = [h for h in heads if h.conn.endswith("/cpu")]
+    return (prompt or heads or [None])[0]
+
+
 def deliver_all(w: World, cfg: Config, on_step=None) -> World:
-    """Deliver every message in flight, oldest first, with canonical routing. `on_step(action,
-    world, records)` observes each micro step."""
+    """Deliver every message in flight in the canonical order (`canonical_head`), with canonical
+    routing. `on_step(action, world, records)` observes each micro step."""
     for _ in range(MAX_STEPS):
-        heads = w.net.heads()
-        if not heads:
+        head = canonical_head(w)
+        if head is None:
             return w
-        w = _do(w, NetworkDelivers(heads[0].conn, heads[0].to_server), cfg, on_step)
+        w = _do(w, NetworkDelivers(head.conn, head.to_server), cfg, on_step)
     raise RuntimeError("messages kept flowing without end")
 
 

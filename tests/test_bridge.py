@@ -90,14 +90,14 @@ def test_stream_half_close_closes_the_session_under_eof_cleanup():
     assert USER not in b.sessions
 
 
-LOCAL = conn(f"{ME}/local", "local", ME, ME)
+LOCAL = conn(f"{ME}/cpu", "local", ME, ME)
 
 
 def test_only_the_users_packets_are_forwarded_to_the_stream():
     """The SDK's data callback takes the packet (a step of its own), then it goes on the stream."""
     b = connected()
     assert B.handle(b, lk(1), DataReceived(USER, "audio-1"), C) == (
-        b, [Await(("forward", 1, "audio-1"))])
+        b, [Await(("forward", 1, "audio-1"), prompt=True)])
     assert B.handle(b, LOCAL, Resumed(("forward", 1, "audio-1")), C) == (
         b, [Send(STREAM.id, AudioFrame("audio-1"))])
     assert B.handle(b, lk(1), DataReceived("someone", "x"), C) == (b, [])

@@ -89,3 +89,19 @@ def test_the_printed_replay_class_reraises_the_target_violation():
 def test_each_property_has_its_own_exception_class():
     assert len({c for c in D.VIOLATIONS.values()}) == len(P.ALL)
     assert all(issubclass(c, AssertionError) for c in D.VIOLATIONS.values())
+
+
+def test_the_switching_environment_takes_no_gRPC_or_LiveKit_fault():
+    from model import actions as A
+    from model.config import make_config
+    import model.world as W
+    m = D.machine_for("baseline", environment="switching")()
+    m.world = W.initial(m.cfg)
+    for step in (A.UserSelectsRegion("france"),):
+        m.world = W.settle(W.step(m.world, step, m.cfg), m.cfg)
+    m._kinds = None
+    assert W.enabled(m.world, m.cfg)            # faults are enabled in the world...
+    assert any(isinstance(a, A.GrpcStreamErrors) for a in W.enabled(m.world, m.cfg))
+    assert m.enabled_of(A.GrpcStreamErrors) == [] and m.enabled_of(A.LiveKitSignalLost) == []
+    assert m.enabled_of(A.UserSelectsRegion)     # ...but this environment never takes them
+    assert D.class_name("baseline", "actual-2025-10-17", "switching").endswith("_Switching")

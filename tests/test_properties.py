@@ -46,7 +46,7 @@ def test_bridge_never_crashes():
         {"step": "deliver", "conn": "bridge:cloud-debug/lk1", "to": "client", "msg": "DataReceived"},
         {"step": "grpc_stream_error", "region": "cloud-debug"},
         {"step": "deliver", "conn": "region:cloud-debug/grpc2.s1", "to": "server"},
-        {"step": "deliver", "conn": "bridge:cloud-debug/local", "to": "server", "msg": "Resumed"},
+        {"step": "deliver", "conn": "bridge:cloud-debug/cpu", "to": "server", "msg": "Resumed"},
     ])
     assert r.violations["BridgeNeverCrashes"][1].startswith(
         "bridge:cloud-debug crashed at t=0s: panic: send on closed channel")

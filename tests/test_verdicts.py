@@ -89,5 +89,15 @@ def test_the_matrix_folds_profiles_into_one_row_per_fix_set():
 
 def test_write_puts_markdown_and_json_under_results(tmp_path):
     md, js = V.write(V.matrix([_cell("baseline", "a")]), tmp_path)
-    assert json.loads(js.read_text())["rows"]["baseline"]
+    assert json.loads(js.read_text())["faults"]["rows"]["baseline"]
     assert md.read_text().startswith("# Verdict matrix")
+
+
+def test_one_matrix_per_environment(tmp_path):
+    cells = [dict(_cell("baseline", "a"), environment="switching"), _cell("baseline", "a")]
+    ms = V.matrices(cells)
+    assert list(ms) == ["switching", "faults"]
+    md, js = V.write(ms, tmp_path)
+    text = md.read_text()
+    assert text.index("Region switching") < text.index("With faults")
+    assert set(json.loads(js.read_text())) == {"switching", "faults"}
