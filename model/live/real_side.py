@@ -183,6 +183,10 @@ class RealLiveKit:
         self._install_listeners(h)
         try:
             await asyncio.wait_for(r.connect(self.url, token), self.connect_timeout_s)
+        except asyncio.CancelledError:
+            # interrupted mid-connect: the join may still land on the server; leave at once
+            await _quiet(asyncio.shield(r.disconnect()))
+            raise
         except rtc.ConnectError as exc:
             message = getattr(exc, "message", str(exc))
             status, category, reason = classify_refusal(message)
@@ -313,14 +317,21 @@ class RealLiveKit:
                 await _quiet(asyncio.wait_for(h.room.disconnect(), 5.0))
                 h.connected = False
         self._handles.clear()
-        if self._rooms_touched:
+        # A join that was in flight can land after a room was deleted and create it again: delete,
+        # look again, for a bounded time.
+        deadline = time.monotonic() + 3.0
+        while self._rooms_touched:
             try:
                 existing = set(await asyncio.wait_for(self.list_rooms(), 5.0))
             except Exception:
                 existing = set(self._rooms_touched)
-            for room in sorted(self._rooms_touched & existing):
+            left = sorted(self._rooms_touched & existing)
+            if not left or time.monotonic() > deadline:
+                break
+            for room in left:
                 await _quiet(asyncio.wait_for(self.delete_room(room), 5.0))
-            self._rooms_touched.clear()
+            await asyncio.sleep(0.3)
+        self._rooms_touched.clear()
         if self._api is not None:
             await _quiet(self._api.aclose())
             self._api = None
