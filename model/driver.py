@@ -45,13 +45,16 @@ from model.trace import FORMAT, Trace, _freeze, step_of
 _COMMON = dict(deadline=None, stateful_step_count=30, report_multiple_bugs=True,
                suppress_health_check=list(HealthCheck), print_blob=False)
 
+# Every profile sets derandomize explicitly: Hypothesis loads its own "ci" profile (derandomize,
+# no database) when it sees CI=true, and settings not given here would be inherited from it.
 SETTINGS: dict[str, Settings] = {
     # fast, the default: a quick budget per (fix set, profile) and round, random
-    "dev": Settings(max_examples=100, database=None, **_COMMON),
+    "dev": Settings(max_examples=100, database=None, derandomize=False, **_COMMON),
     # deterministic: same budget, derandomized, no example database
     "ci": Settings(max_examples=100, database=None, derandomize=True, **_COMMON),
     # long runs: large budgets, random, persistent example database under .hypothesis/
-    "nightly": Settings(max_examples=1000, **{**_COMMON, "stateful_step_count": 60}),
+    "nightly": Settings(max_examples=1000, derandomize=False,
+                        **{**_COMMON, "stateful_step_count": 60}),
 }
 """Hypothesis settings per profile (`pytest model/ --profile NAME`). `max_examples` is the budget of
 one search round of one (fix set, assumption profile); see docs/driver.md."""
