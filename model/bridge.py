@@ -36,7 +36,7 @@ from model.messages import (AudioFrame, ClientLeave, ConnClosed, DataReceived, G
                             JoinAccepted, JoinRefused, JoinRoom, JoinRoomReply, LeaveRoom,
                             LeaveRoomReply, RefreshToken, Resumed, ServerLeave, StatusReply,
                             StreamAudio, TimerFired)
-from model.party import Ctx, conn_owner, lookup
+from model.party import Ctx, conn_owner, lookup, sdk_next_delay
 from model.seams import seam
 
 
@@ -69,7 +69,6 @@ class RoomSession:
     reply_to: str = ""            # the JoinRoom caller's channel while JOINING
     refresh: str = ""
     attempt: int = 0
-    retry_start: int = 0
     stream: str | None = None     # the StreamAudio stream attached
     status_connected: bool = True  # status-rejoin's per-session flag
 
@@ -250,7 +249,7 @@ def on_server_leave(b, conn, msg: ServerLeave, ctx):
 
 def on_signal_lost(b, conn, msg: ConnClosed, ctx):
     s = _by_lk(b, conn.id)
-    b = _put(b, attrs.evolve(s, phase=LinkPhase.RECONNECTING, attempt=0, retry_start=ctx.now))
+    b = _put(b, attrs.evolve(s, phase=LinkPhase.RECONNECTING, attempt=0))
     return b, [SetTimer("sdk_retry", ctx.cfg.timing.sdk_retry_delays[0], s.gen),
                log("bridge_reconnecting", f"session g{s.gen}: signal lost; SDK resuming", gen=s.gen)]
 
@@ -265,9 +264,9 @@ def on_retry_timer(b, conn, msg: TimerFired, ctx):
 
 def on_retry_failed(b, conn, msg: ConnClosed, ctx):
     s = _by_lk(b, conn.id)
-    delays = ctx.cfg.timing.sdk_retry_delays
-    if s.attempt < len(delays) and delays[s.attempt] <= ctx.cfg.timing.sdk_retry_cap:
-        return b, [SetTimer("sdk_retry", delays[s.attempt], s.gen)]
+    delay = sdk_next_delay(s.attempt, ctx.cfg.timing.sdk_retry_delays, ctx.cfg.timing.sdk_retry_cap)
+    if delay is not None:
+        return b, [SetTimer("sdk_retry", delay, s.gen)]
     return _give_up(b, s, "reconnect failed", ctx)
 
 

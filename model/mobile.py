@@ -36,7 +36,7 @@ from model.messages import (ClientLeave, ConnClosed, ConnectionAck, DataReceived
                             Join, JoinAccepted, JoinRefused, MicAudio, MicStateChanged,
                             RefreshToken, Resumed, SendData, ServerLeave, TimerFired,
                             TokenRequest, TokenResponse)
-from model.party import Ctx, lookup
+from model.party import Ctx, lookup, sdk_next_delay
 from model.seams import seam
 
 ME = "mobile"
@@ -76,7 +76,6 @@ class Room:
     phase: RoomPhase = RoomPhase.CONNECTING
     refresh: str = ""          # latest refresh token from the server
     attempt: int = 0           # SDK reconnect attempts so far
-    retry_start: int = 0
 
 
 @attrs.frozen
@@ -302,8 +301,7 @@ def on_server_leave(m: MobileState, conn, msg: ServerLeave, ctx: Ctx) -> tuple[M
 def on_signal_lost(m: MobileState, conn, msg: ConnClosed, ctx: Ctx) -> tuple[MobileState, list]:
     """The SDK starts resuming with its stored refresh token."""
     room = _room_of(m, conn.id)
-    m = _set_room(m, attrs.evolve(room, phase=RoomPhase.RECONNECTING, attempt=0,
-                                  retry_start=ctx.now))
+    m = _set_room(m, attrs.evolve(room, phase=RoomPhase.RECONNECTING, attempt=0))
     return m, [SetTimer("lk_retry", ctx.cfg.timing.mobile_sdk_retry_delays[0], room.rid),
                log("room_reconnecting", f"room #{room.rid} signal lost; SDK resuming", room=room.rid)]
 
@@ -327,9 +325,10 @@ def on_connect_failed(m: MobileState, conn, msg: ConnClosed, ctx: Ctx):
 
 def on_retry_failed(m: MobileState, conn, msg: ConnClosed, ctx: Ctx) -> tuple[MobileState, list]:
     room = _room_of(m, conn.id)
-    delays = ctx.cfg.timing.mobile_sdk_retry_delays
-    if room.attempt < len(delays) and delays[room.attempt] <= ctx.cfg.timing.sdk_retry_cap:
-        return m, [SetTimer("lk_retry", delays[room.attempt], room.rid)]
+    delay = sdk_next_delay(room.attempt, ctx.cfg.timing.mobile_sdk_retry_delays,
+                           ctx.cfg.timing.sdk_retry_cap)
+    if delay is not None:
+        return m, [SetTimer("lk_retry", delay, room.rid)]
     m = _set_room(m, attrs.evolve(room, phase=RoomPhase.DISCONNECTED))
     return m, [log("room_disconnected", f"room #{room.rid}: SDK gave up resuming",
                    room=room.rid, reason="RECONNECT_FAILED")]

@@ -32,6 +32,15 @@ def conn_owner(state, me: str) -> str:
     return f"{me}~{life}" if life else me
 
 
+def sdk_next_delay(attempt: int, delays: tuple, cap: int) -> int | None:
+    """The delay before the next resume try of a LiveKit SDK, or None when it gives up: try i
+    after delays[i], at most len(delays) tries, none whose delay passes `cap` (server-sdk-go
+    v2.10.0; the mobile SDK is assumed to do the same, see config.Timing)."""
+    if attempt < len(delays) and delays[attempt] <= cap:
+        return delays[attempt]
+    return None
+
+
 def region_party(region: str, pod: int = 0) -> str:
     return f"region:{region}" + (f"#{pod}" if pod else "")
 

@@ -125,7 +125,7 @@ def test_a_kick_only_logs_and_the_session_stays_in_the_map():
 def test_signal_loss_resumes_with_the_refresh_token():
     b, eff = B.handle(connected(), lk(1), ConnClosed(True), ctx(ME, now=500))
     s = b.all[1]
-    assert (s.phase, s.retry_start) == (B.LinkPhase.RECONNECTING, 500)
+    assert (s.phase, s.attempt) == (B.LinkPhase.RECONNECTING, 0)
     assert eff[0] == SetTimer("sdk_retry", 0, 1)
     b, eff = B.handle(b, None, TimerFired("sdk_retry", 1), ctx(ME, now=500))
     assert b.all[1].lk == f"{ME}/lk2" and b.all[1].attempt == 1

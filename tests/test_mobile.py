@@ -192,7 +192,7 @@ def test_signal_loss_resumes_with_the_refresh_token_on_the_sdk_schedule():
     m = with_room()
     m2, eff = M.handle(m, lk(4), ConnClosed(True), ctx("mobile", now=1000))
     room = m2.rooms[4]
-    assert (room.phase, room.attempt, room.retry_start) == (M.RoomPhase.RECONNECTING, 0, 1000)
+    assert (room.phase, room.attempt) == (M.RoomPhase.RECONNECTING, 0)
     assert SetTimer("lk_retry", 0, 4) in eff
     m3, eff = M.handle(m2, None, TimerFired("lk_retry", 4), ctx("mobile", now=1000))
     assert m3.rooms[4].attempt == 1 and m3.rooms[4].conn == "mobile/lk4.5"
