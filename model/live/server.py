@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-livekit-server"
+BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-livekit-server.sh"
 LOOPBACK = "127.0.0.1"
 
 # Environment variables livekit-server reads as flag defaults; never inherit them from the caller.
@@ -61,7 +61,7 @@ class ServerStartError(RuntimeError):
 def find_server_binary(*, timeout_s: float = 900.0) -> Path:
     """Path of a livekit-server binary.
 
-    `HANDOVER_LIVEKIT_SERVER` (a path to a binary) wins; otherwise scripts/build-livekit-server is run
+    `HANDOVER_LIVEKIT_SERVER` (a path to a binary) wins; otherwise scripts/build-livekit-server.sh is run
     (idempotent: it prints the cached path at once when the binary exists, else builds it with
     `go install`, which takes a few minutes the first time). Raises ServerBinaryUnavailable with the
     script's own explanation when that fails.

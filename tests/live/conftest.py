@@ -1,6 +1,6 @@
 """Fixtures that run real livekit-server deployments on 127.0.0.1.
 
-The binary comes from scripts/build-livekit-server (or HANDOVER_LIVEKIT_SERVER). If it cannot be
+The binary comes from scripts/build-livekit-server.sh (or HANDOVER_LIVEKIT_SERVER). If it cannot be
 found or built, the live tests are skipped locally with the reason, and FAIL in CI (CI=true).
 """
 

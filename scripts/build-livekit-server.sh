@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build livekit-server from source through the Go module proxy and print the binary path.
 #
-#   scripts/build-livekit-server            # prints .../livekit-server/<version>/server
+#   scripts/build-livekit-server.sh            # prints .../livekit-server/<version>/server
 #
 # Target version: v1.9.2 (the bug's era), overridable with LIVEKIT_SERVER_VERSION.
 # If the Go module proxy refuses the target version (it answers 403 "This module version is not
@@ -18,7 +18,7 @@ TARGET="${LIVEKIT_SERVER_VERSION:-v1.9.2}"
 CACHE="${HANDOVER_CACHE:-$HOME/.cache/handover}/livekit-server"
 
 if ! command -v go >/dev/null 2>&1; then
-    echo "build-livekit-server: 'go' not found on PATH; install Go (>= 1.23) to build livekit-server" >&2
+    echo "build-livekit-server.sh: 'go' not found on PATH; install Go (>= 1.23) to build livekit-server" >&2
     exit 2
 fi
 
@@ -28,9 +28,9 @@ build() {
     local version="$1" dir
     dir="$CACHE/$version"
     mkdir -p "$dir"
-    echo "build-livekit-server: building $MODULE/cmd/server@$version into $dir (takes a few minutes)" >&2
+    echo "build-livekit-server.sh: building $MODULE/cmd/server@$version into $dir (takes a few minutes)" >&2
     (cd "$workdir" && GOBIN="$dir" GO111MODULE=on go install "$MODULE/cmd/server@$version") >&2
-    [[ -x "$dir/server" ]] || { echo "build-livekit-server: go install succeeded but $dir/server is missing" >&2; exit 1; }
+    [[ -x "$dir/server" ]] || { echo "build-livekit-server.sh: go install succeeded but $dir/server is missing" >&2; exit 1; }
 }
 
 # Fast path: the target (or a previously recorded fallback for it) is already built.
@@ -41,7 +41,7 @@ fi
 if [[ -f "$CACHE/$TARGET.fallback" ]]; then
     fb="$(cat "$CACHE/$TARGET.fallback")"
     if [[ -x "$(bin_for "$fb")" ]]; then
-        echo "build-livekit-server: using $fb (the Go module proxy refused $TARGET earlier)" >&2
+        echo "build-livekit-server.sh: using $fb (the Go module proxy refused $TARGET earlier)" >&2
         bin_for "$fb"
         exit 0
     fi
@@ -59,10 +59,10 @@ if ! err="$(cd "$workdir" && GO111MODULE=on go list -m -f '{{.Version}}' "$MODUL
     reason="${status:-$(printf '%s\n' "$err" | head -n1)}${response:+: $response}"
     oldest="$(cd "$workdir" && GO111MODULE=on go list -m -versions "$MODULE" 2>/dev/null | tr ' ' '\n' | grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' | sort -V | head -n1 || true)"
     if [[ -z "$oldest" ]]; then
-        echo "build-livekit-server: the Go module proxy refused $MODULE@$TARGET ($reason) and lists no version to fall back to" >&2
+        echo "build-livekit-server.sh: the Go module proxy refused $MODULE@$TARGET ($reason) and lists no version to fall back to" >&2
         exit 1
     fi
-    echo "build-livekit-server: the Go module proxy refused $MODULE@$TARGET ($reason); falling back to $oldest, the oldest version it lists" >&2
+    echo "build-livekit-server.sh: the Go module proxy refused $MODULE@$TARGET ($reason); falling back to $oldest, the oldest version it lists" >&2
     VERSION="$oldest"
     mkdir -p "$CACHE"
     echo "$VERSION" > "$CACHE/$TARGET.fallback"
