@@ -36,7 +36,7 @@ from model.messages import (AudioFrame, ClientLeave, ConnClosed, DataReceived, G
                             JoinAccepted, JoinRefused, JoinRoom, JoinRoomReply, LeaveRoom,
                             LeaveRoomReply, RefreshToken, Resumed, ServerLeave, StatusReply,
                             StreamAudio, TimerFired)
-from model.party import Ctx, conn_owner, lookup, sdk_next_delay
+from model.party import Ctx, conn_owner, dispatch, sdk_next_delay
 from model.seams import seam
 
 
@@ -368,7 +368,4 @@ def target_state(b: BridgeState, conn, msg):
 
 
 def handle(b: BridgeState, conn, msg, ctx: Ctx) -> tuple[BridgeState, list]:
-    entry = lookup(ctx.me, TABLE, IGNORED, target_state(b, conn, msg), msg)
-    if isinstance(entry, str):
-        return b, []
-    return entry(b, conn, msg, ctx)
+    return dispatch(ctx.me, TABLE, IGNORED, target_state(b, conn, msg), b, conn, msg, ctx)

@@ -27,7 +27,7 @@ from model.effects import Close, Send, SetTimer, CancelTimer, log
 from model.fmap import FMap
 from model.messages import (ClientLeave, ConnClosed, DataReceived, Join, JoinAccepted, JoinRefused,
                             RefreshToken, SendData, ServerLeave, TimerFired)
-from model.party import Ctx, lookup
+from model.party import Ctx, dispatch
 
 
 class PartPhase(enum.Enum):
@@ -288,7 +288,4 @@ def handle(lk: LiveKitState, conn, msg, ctx: Ctx) -> tuple[LiveKitState, list]:
         elif _by_sid(lk, msg.key) is None:
             return lk, []
         return TIMERS[msg.name](lk, conn, msg, ctx)
-    entry = lookup(ctx.me, TABLE, IGNORED, target_state(lk, conn, msg), msg)
-    if isinstance(entry, str):
-        return lk, []
-    return entry(lk, conn, msg, ctx)
+    return dispatch(ctx.me, TABLE, IGNORED, target_state(lk, conn, msg), lk, conn, msg, ctx)

@@ -36,7 +36,7 @@ from model.messages import (ClientLeave, ConnClosed, ConnectionAck, DataReceived
                             Join, JoinAccepted, JoinRefused, MicAudio, MicStateChanged,
                             RefreshToken, Resumed, SendData, ServerLeave, TimerFired,
                             TokenRequest, TokenResponse)
-from model.party import Ctx, lookup, sdk_next_delay
+from model.party import Ctx, dispatch, sdk_next_delay
 from model.seams import seam
 
 ME = "mobile"
@@ -407,7 +407,4 @@ def target_state(m: MobileState, conn, msg) -> enum.Enum:
 
 def handle(m: MobileState, conn, msg, ctx: Ctx) -> tuple[MobileState, list]:
     state = target_state(m, conn, msg)
-    entry = lookup(ME, TABLE, IGNORED, state, msg)
-    if isinstance(entry, str):
-        return m, []
-    return entry(m, conn, msg, ctx)
+    return dispatch(ME, TABLE, IGNORED, state, m, conn, msg, ctx)

@@ -32,6 +32,16 @@ def conn_owner(state, me: str) -> str:
     return f"{me}~{life}" if life else me
 
 
+def dispatch(party: str, table: dict, ignored: dict, state_key: Any, s: Any, conn, msg: Any,
+             ctx: "Ctx") -> tuple[Any, list]:
+    """Run the handler for (state_key, type(msg)); an ignored pair changes nothing; any other pair
+    is a ProtocolError. The one entry point every party's `handle` goes through."""
+    entry = lookup(party, table, ignored, state_key, msg)
+    if isinstance(entry, str):
+        return s, []
+    return entry(s, conn, msg, ctx)
+
+
 def sdk_next_delay(attempt: int, delays: tuple, cap: int) -> int | None:
     """The delay before the next resume try of a LiveKit SDK, or None when it gives up: try i
     after delays[i], at most len(delays) tries, none whose delay passes `cap` (server-sdk-go

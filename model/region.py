@@ -39,7 +39,7 @@ from model.fmap import FMap
 from model.messages import (AudioFrame, ConnClosed, ConnectionAck, GlassesConnect, JoinRoomReply,
                             LeaveRoomReply, MicAudio, MicStateChanged, Resumed, StatusReply,
                             TimerFired, TokenRequest, TokenResponse)
-from model.party import Ctx, bridge_party, conn_owner, lookup, pod_of
+from model.party import Ctx, bridge_party, conn_owner, dispatch, pod_of
 from model.seams import seam
 
 
@@ -341,10 +341,7 @@ def target_state(r: RegionState, conn, msg):
 
 
 def handle(r: RegionState, conn, msg, ctx: Ctx) -> tuple[RegionState, list]:
-    entry = lookup(ctx.me, TABLE, IGNORED, target_state(r, conn, msg), msg)
-    if isinstance(entry, str):
-        return r, []
-    return entry(r, conn, msg, ctx)
+    return dispatch(ctx.me, TABLE, IGNORED, target_state(r, conn, msg), r, conn, msg, ctx)
 
 
 def pod_name(party: str) -> str:

@@ -28,15 +28,17 @@ def narrative_lines(result: Result) -> list[str]:
     return lines
 
 
+def verdicts(result: Result):
+    """(property, step number or None, detail) for every property, in properties.ALL order."""
+    for name in P.ALL:
+        i, detail = result.violations.get(name, (None, ""))
+        yield name, (None if i is None else i + 1), detail
+
+
 def verdict_lines(result: Result) -> list[str]:
     width = max(len(p) for p in P.ALL)
-    out = []
-    for name in P.ALL:
-        if name in result.violations:
-            i, detail = result.violations[name]
-            out.append(f"{name:<{width}}  VIOLATED at step {i + 1}: {detail}")
-        else:
-            out.append(f"{name:<{width}}  holds")
+    out = [f"{name:<{width}}  VIOLATED at step {step}: {detail}" if step else
+           f"{name:<{width}}  holds" for name, step, detail in verdicts(result)]
     seen = [n for n, ok in result.witnesses.items() if ok]
     out.append(f"witnesses seen: {', '.join(seen) or 'none'}")
     return out
@@ -107,13 +109,9 @@ _NOTED = {"bridge_early_return", "bridge_disconnected", "participant_left", "tok
 def markdown(result: Result, title: str = "") -> str:
     title = title or f"handover replay: {result.trace.name or 'trace'}"
     lines = [f"# {title}", "", "```", header(result), "```", "", "## What happened", ""]
-    lines += [ln.replace("   - ", "   - ") for ln in narrative_lines(result)]
+    lines += narrative_lines(result)
     lines += ["", "## Verdict", ""]
-    for name in P.ALL:
-        if name in result.violations:
-            i, detail = result.violations[name]
-            lines.append(f"- **{name}: violated** at step {i + 1}. {detail}")
-        else:
-            lines.append(f"- {name}: holds")
+    lines += [f"- **{name}: violated** at step {step}. {detail}" if step else f"- {name}: holds"
+              for name, step, detail in verdicts(result)]
     lines += ["", "## Sequence diagram", "", "```mermaid", mermaid(result), "```", ""]
     return "\n".join(lines)
