@@ -18,6 +18,11 @@ from model.trace import TraceError
 
 SUBCOMMANDS: dict[str, Callable] = {}
 
+SUBCOMMAND_MODULES = ("model.triage", "model.explore", "model.coverage", "model.estimate",
+                      "model.fuzz", "model.logs")
+"""Engines that live in their own modules; each has `add_parser(sub)`. A module that does not
+exist (yet) is skipped."""
+
 
 class UsageError(Exception):
     """Bad command-line input (exit 2)."""
@@ -88,7 +93,7 @@ def build_parser() -> Parser:
 def _register_optional() -> None:
     """Subcommands that live in their own modules register themselves here."""
     import importlib
-    for mod in ("model.triage",):
+    for mod in SUBCOMMAND_MODULES:
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:
