@@ -60,9 +60,10 @@ def _replay_epilog() -> str:
     from model.config import ASSUMPTIONS
 
     def block(title: str, body: str) -> str:
-        return title + "\n" + textwrap.fill(body, 78, initial_indent="  ", subsequent_indent="  ")
-    keys = "; ".join(f"{k}={'|'.join(str(v).lower() for v in spec[0])}"
-                     for k, spec in ASSUMPTIONS.items())
+        return title + "\n" + textwrap.fill(body, 78, initial_indent="  ", subsequent_indent="  ",
+                                            break_on_hyphens=False)
+    keys = "; ".join(f"{k}={'|'.join(str(v).lower() for v in (ref, *(v for v in vals if v != ref)))}"
+                     for k, (vals, ref, _) in ASSUMPTIONS.items())
     return "\n\n".join([
         block("fix names (--fix):", ", ".join(fixes.known())),
         block("assumption keys (--assume KEY=VALUE; the first value is the reference):", keys),
@@ -93,7 +94,7 @@ def add_replay(sub) -> None:
 
 def cmd_replay(args) -> int:
     from model import render, runner
-    from model.trace import load
+    from model.trace import check_pods, load
     assume = parse_assume(args.assume)
     trace = load(args.trace)
     if args.livekit_dev or args.livekit:
@@ -101,6 +102,7 @@ def cmd_replay(args) -> int:
         from model.live import replay as live_replay  # the live engine (issue 4)
         return live_replay.main(args, trace, assume)
     cfg = runner.config_for(trace, args.fix or None, assume)
+    check_pods(trace, cfg.a("pods_per_region"))
     result = runner.run(trace, cfg)
     if args.format == "itf":
         from model import itf

@@ -9,10 +9,17 @@
 Macro steps (for people): connect, switch_region, ws_drop, mic, speak, grpc_stream_error,
 livekit_outage, advance, settle. Micro steps (engines emit them): deliver, fire, tick. Omitted
 assumptions take the reference profile's values. Every problem is a `TraceError` with one line.
+
+What is refused besides unknown names and wrong types (docs/traces.md, "What is refused"): a file
+that is not UTF-8, JSON nested deeper than `MAX_DEPTH`, a duplicate key in an object, NaN,
+Infinity and numbers out of float range, durations that are not a positive whole number of
+milliseconds up to `MAX_SECONDS` (outages: whole seconds), an empty `steps`, and an `expect` that
+names a property twice.
 """
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +52,19 @@ STEPS: dict[str, dict[str, tuple[type | tuple, bool]]] = {
 }
 MACRO = ("advance", "settle")
 
+MAX_SECONDS = 86_400
+"""The longest `advance` or `livekit_outage` one step may ask for (one day, the mobile token's
+lifetime, `config.Timing.mobile_token_ttl`); longer stretches are several steps. `tick.ms` is bounded
+by the same day in milliseconds."""
+
+MAX_PODS = max(ASSUMPTIONS["pods_per_region"][0])
+
+MAX_DEPTH = 32
+"""JSON nesting deeper than this is refused before parsing (a trace nests 4 levels)."""
+
+MAX_BYTES = 64 * 1024 * 1024
+"""A trace file larger than this is refused unread."""
+
 
 @attrs.frozen
 class Trace:
@@ -63,6 +83,8 @@ def check_step(i: int, step: Any) -> dict:
     if not isinstance(step, dict) or "step" not in step:
         raise TraceError(f"{where}: each step is an object with a \"step\" field")
     kind = step["step"]
+    if not isinstance(kind, str):
+        raise TraceError(f"{where}: \"step\" is a step name (a string), not {_kind(kind)}")
     if kind not in STEPS:
         raise TraceError(f"{where}: unknown step {kind!r} (known: {', '.join(STEPS)})")
     fields = STEPS[kind]
@@ -92,10 +114,32 @@ def check_step(i: int, step: Any) -> dict:
                                   in REGIONS):
             raise TraceError(f"{where} (livekit_outage): participant is \"mobile\" or "
                              f"\"bridge:<region>\", not {p!r}")
-    for key in ("seconds", "ms"):
-        if key in step and step[key] <= 0:
-            raise TraceError(f"{where} ({kind}): {key} must be positive")
+    if "seconds" in step:
+        _check_seconds(f"{where} ({kind})", step["seconds"], whole=kind == "livekit_outage")
+    if "pod" in step and step["pod"] not in range(MAX_PODS):
+        raise TraceError(f"{where} ({kind}): pod is 0 or 1 (a region has at most {MAX_PODS} pods), "
+                         f"not {step['pod']!r}")
+    if "ms" in step and not 0 < step["ms"] <= MAX_SECONDS * 1000:
+        raise TraceError(f"{where} ({kind}): ms must be a whole number from 1 to "
+                         f"{MAX_SECONDS * 1000}, not {step['ms']!r}")
     return step
+
+
+def _check_seconds(where: str, value: float, whole: bool) -> None:
+    """A duration: positive, finite, at most MAX_SECONDS, a whole number of milliseconds (the
+    model's clock counts milliseconds), or of seconds for an outage (`LiveKitSignalLost.seconds`)."""
+    unit = "seconds" if whole else "milliseconds"
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise TraceError(f"{where}: seconds must be more than 0 and at most {MAX_SECONDS}, "
+                         f"not {value!r}")
+    scaled = value if whole else value * 1000
+    if abs(scaled - round(scaled)) > 1e-6 * max(1.0, abs(scaled)) or round(scaled) < 1:
+        raise TraceError(f"{where}: seconds must be a whole number of {unit}, not {value!r}")
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", dict: "an object", bool: "a boolean", type(None): "null",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
 def parse(data: Any, name: str = "") -> Trace:
@@ -106,6 +150,8 @@ def parse(data: Any, name: str = "") -> Trace:
     unknown = set(data) - {"format", "assumptions", "fixes", "steps", "expect", "description"}
     if unknown:
         raise TraceError(f"unknown top-level field {sorted(unknown)[0]!r}")
+    if not isinstance(data.get("description", ""), str):
+        raise TraceError("\"description\" is a string")
     assumptions = data.get("assumptions", {})
     if not isinstance(assumptions, dict):
         raise TraceError("\"assumptions\" is an object")
@@ -119,6 +165,8 @@ def parse(data: Any, name: str = "") -> Trace:
     steps = data.get("steps")
     if not isinstance(steps, list):
         raise TraceError("\"steps\" is a list")
+    if not steps:
+        raise TraceError("\"steps\" is empty: a trace needs at least one step")
     checked = tuple(check_step(i, s) for i, s in enumerate(steps))
     expect = data.get("expect", {})
     if not isinstance(expect, dict) or set(expect) - {"violates", "holds"}:
@@ -128,10 +176,26 @@ def parse(data: Any, name: str = "") -> Trace:
         if not isinstance(names, list):
             raise TraceError(f"expect.{key} is a list of property names")
         for n in names:
-            if n not in ALL:
+            if not isinstance(n, str) or n not in ALL:
                 raise TraceError(f"expect.{key}: unknown property {n!r} (known: {', '.join(ALL)})")
+            if names.count(n) > 1:
+                raise TraceError(f"expect.{key} names {n} twice")
+    both = [n for n in expect.get("violates", []) if n in expect.get("holds", [])]
+    if both:
+        raise TraceError(f"expect contradicts itself: {both[0]} is in both \"violates\" and "
+                         f"\"holds\"")
     return Trace(tuple(_freeze(s) for s in checked), parsed, tuple(fixes),
                  tuple((k, tuple(v)) for k, v in expect.items()), name)
+
+
+def check_pods(trace: Trace, pods_per_region: int) -> None:
+    """A step naming pod 1 when the configuration has one pod per region is refused (rather than
+    ignored where the pod does not matter)."""
+    for i, step in enumerate(trace.steps):
+        pod = dict(step).get("pod")
+        if pod is not None and pod >= pods_per_region:
+            raise TraceError(f"step {i + 1} ({dict(step)['step']}): pod {pod} does not exist with "
+                             f"pods_per_region={pods_per_region}")
 
 
 def _freeze(step: dict) -> tuple:
@@ -146,14 +210,81 @@ def step_dict(step: tuple) -> dict:
 def load(path: str | Path) -> Trace:
     p = Path(path)
     try:
-        text = p.read_text()
+        with open(p, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise TraceError(f"cannot read {p}: {e.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise TraceError(f"{p}: larger than {MAX_BYTES // (1024 * 1024)} MiB, not a trace")
+    return parse(loads(raw, str(p)), p.stem)
+
+
+class _Refused(ValueError):
+    """Raised from inside json.loads' hooks."""
+
+
+def _no_duplicates(pairs: list) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Refused(f"duplicate key {key!r} in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str):
+    raise _Refused(f"{name} is not a number a trace may hold")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"the number {text} is out of range")
+    return value
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of [ and { outside strings (a linear scan, no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def loads(raw: bytes, where: str = "trace") -> Any:
+    """Strict JSON from the bytes of a trace file: UTF-8, nesting at most MAX_DEPTH, no duplicate
+    keys, no NaN/Infinity, no float that overflows. Every refusal is a one-line TraceError."""
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TraceError(f"{where}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                         f"a trace is UTF-8 JSON") from None
+    if _depth(text) > MAX_DEPTH:
+        raise TraceError(f"{where}: JSON nested deeper than {MAX_DEPTH} levels, not a trace")
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
+                          parse_float=_finite_float)
     except json.JSONDecodeError as e:
-        raise TraceError(f"{p}: not JSON ({e.msg} at line {e.lineno})") from None
-    return parse(data, p.stem)
+        raise TraceError(f"{where}: not JSON ({e.msg} at line {e.lineno})") from None
+    except _Refused as e:
+        raise TraceError(f"{where}: {e}") from None
+    except (ValueError, RecursionError) as e:   # e.g. an integer of more than 4300 digits
+        raise TraceError(f"{where}: not JSON ({str(e).splitlines()[0] if str(e) else type(e).__name__})") \
+            from None
 
 
 def to_json(trace: Trace, description: str = "") -> dict:

@@ -28,6 +28,9 @@ def steps(*s):
     return {"format": "handover.trace/1", "steps": list(s)}
 
 
+SETTLE = {"step": "settle"}
+
+
 def test_exit_0_when_every_property_holds(capsys):
     code, out, err = run(capsys, GOOD)
     assert code == 0 and err == "" and "verdict:" in out
@@ -83,9 +86,9 @@ def test_markdown_has_a_mermaid_diagram_with_one_participant_per_party(capsys):
     (json.dumps(steps({"step": "connect", "region": "france"}, {"step": "grpc_stream_error",
                                                                "region": "france"})),
      "step 2 (grpc_stream_error): not possible here"),
-    (json.dumps({**steps(), "fixes": ["fix9"]}), "unknown fix 'fix9'"),
-    (json.dumps({**steps(), "assumptions": {"weather": "rain"}}), "unknown assumption 'weather'"),
-    (json.dumps({**steps(), "assumptions": {"topology": "nope"}}), "topology"),
+    (json.dumps({**steps(SETTLE), "fixes": ["fix9"]}), "unknown fix 'fix9'"),
+    (json.dumps({**steps(SETTLE), "assumptions": {"weather": "rain"}}), "unknown assumption 'weather'"),
+    (json.dumps({**steps(SETTLE), "assumptions": {"topology": "nope"}}), "topology"),
 ])
 def test_bad_traces_are_one_line_errors_with_exit_2(capsys, tmp_path, content, needle):
     code, out, err = run(capsys, write(tmp_path, content))
