@@ -122,7 +122,8 @@ def on_join(lk: LiveKitState, conn, msg: Join, ctx: Ctx):
     if not verdict.ok:
         claims = _claims(msg.token)
         return lk, [Send(conn.id, JoinRefused(verdict.reason, verdict.message)), Close(conn.id),
-                    log("token_rejected", f"401 for {claims.get('sub', '?')}: {verdict.message}",
+                    log("token_rejected", f"401 for {claims.get('sub', '?')}: "
+                                            f"{tokens.short(verdict.message)}",
                         identity=claims.get("sub", ""), reason=verdict.reason, client=conn.client,
                         conn=conn.id, resume=msg.resume)]
     room = lk.rooms.get(verdict.room)

@@ -72,8 +72,9 @@ def test_expired_beyond_leeway_is_refused_with_the_v1_9_text():
     lk, eff = join_at(token, 60_000 + 61_000)
     msg = refusal(eff)
     assert msg.reason == tokens.EXPIRED
-    assert msg.message == ("invalid authorization token: go-jose/go-jose/jwt: validation failed, "
-                           "token is expired (exp)")
+    # auth.go:93-96 @v1.9.2 (fidelity audit, item 13): `invalid token: <jwt>, error: <error>`
+    assert msg.message == (f"invalid token: {token}, error: go-jose/go-jose/jwt: validation "
+                           "failed, token is expired (exp)")
     assert len(lk.rooms) == 0
     (entry,) = [e for e in eff if getattr(e, "kind", "") == "token_rejected"]
     assert entry.get("reason") == "expired" and entry.get("identity") == USER
@@ -103,7 +104,8 @@ def test_another_deployments_key_is_invalid_API_key():
 def test_a_known_key_with_the_wrong_secret_is_a_bad_signature():
     token = tokens.mint(KEY, "not-the-secret-of-shared-livekit-0001", USER, USER, 0, 60_000)
     msg = refusal(join_at(token, 0)[1])
-    assert msg.reason == tokens.BAD_SIGNATURE and msg.message.startswith("invalid authorization token: ")
+    assert msg.reason == tokens.BAD_SIGNATURE
+    assert msg.message == f"invalid token: {token}, error: go-jose/go-jose: error in cryptographic primitive"
 
 
 def test_garbage_is_malformed():
@@ -140,3 +142,50 @@ def test_the_ttls_the_facts_give():
     assert t.mobile_token_ttl == 24 * 3_600_000
     assert t.bridge_token_ttl == 600_000 * 60_000
     assert (t.refresh_interval, t.refresh_ttl, t.leeway) == (300_000, 600_000, 60_000)
+
+
+# --- refusal texts per server series (docs/livekit-server.md, "Refusal texts per version") -------
+
+OBSERVED = {
+    # v1.9.11, observed on the real server (the error part after "error: ")
+    "1.9": {tokens.EXPIRED: "go-jose/go-jose/jwt: validation failed, token is expired (exp)",
+            tokens.NOT_YET_VALID: "go-jose/go-jose/jwt: validation failed, token not valid yet (nbf)",
+            tokens.BAD_SIGNATURE: "go-jose/go-jose: error in cryptographic primitive"},
+    # v1.13.5, observed on the real server
+    "1.13": {tokens.EXPIRED: "token has invalid claims: token is expired",
+             tokens.NOT_YET_VALID: "token has invalid claims: token is not valid yet",
+             tokens.BAD_SIGNATURE: "token signature is invalid: signature is invalid"},
+}
+
+
+@pytest.mark.parametrize("series", sorted(OBSERVED))
+def test_every_series_refusal_text_is_recognised_as_its_category(series):
+    for category, error in OBSERVED[series].items():
+        text = f"invalid token: eyJhbGciOi.x.y, error: {error}"
+        assert tokens.classify_refusal(text, series) == category
+        assert tokens.classify_refusal(text) == category
+        assert tokens.short(text) == f"invalid token: {error}"
+    assert tokens.classify_refusal("invalid API key: APIx", series) == tokens.INVALID_API_KEY
+    assert tokens.classify_refusal("invalid authorization token", series) == tokens.MALFORMED
+
+
+def test_a_text_of_one_series_is_not_taken_for_the_other_series():
+    text = "invalid token: a.b.c, error: " + OBSERVED["1.13"][tokens.BAD_SIGNATURE]
+    assert tokens.classify_refusal(text, "1.9") is None
+    assert tokens.classify_refusal("invalid token: a.b.c, error: something new") is None
+
+
+def test_series_of_supported_versions_only():
+    assert tokens.series_of("v1.9.11") == tokens.series_of("1.9.2") == "1.9"
+    assert tokens.series_of("1.13.5") == "1.13"
+    with pytest.raises(ValueError, match="no refusal texts known for livekit-server 1.5.3"):
+        tokens.series_of("1.5.3")
+
+
+def test_every_supported_version_has_refusal_texts():
+    from model.live.server import BUILD_SCRIPT
+    listed = [line.split("#")[0].strip() for line in
+              (BUILD_SCRIPT.parent / "livekit-server-versions").read_text().splitlines()]
+    for version in filter(None, listed):
+        assert set(tokens.SERVER_ERRORS[tokens.series_of(version)]) == {
+            tokens.EXPIRED, tokens.NOT_YET_VALID, tokens.BAD_SIGNATURE}

@@ -15,14 +15,13 @@ from model import tokens
 from model.clock import Clock
 from model.config import make_config
 from model.effects import CancelTimer, Close, Log, Send, SetTimer
-from model.live.conformance import JoinResult
+from model.live.conformance import REFUSAL_OF_MODEL, JoinResult
 from model.messages import (ClientLeave, DataReceived, Join, JoinAccepted, JoinRefused,
                             RefreshToken, SendData, ServerLeave, TimerFired)
 from model.network import Conn
 from model.party import Ctx, livekit_party
 
-REFUSALS = {tokens.INVALID_API_KEY: "invalid_api_key", tokens.EXPIRED: "token_expired",
-            tokens.BAD_SIGNATURE: "bad_signature", tokens.NOT_YET_VALID: "token_not_yet_valid"}
+REFUSALS = REFUSAL_OF_MODEL
 
 
 class ModelLiveKit:

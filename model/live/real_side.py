@@ -20,14 +20,8 @@ from typing import Any
 
 import jwt
 
-from model.live.conformance import (
-    REFUSAL_BAD_SIGNATURE,
-    REFUSAL_INVALID_API_KEY,
-    REFUSAL_NOT_YET_VALID,
-    REFUSAL_OTHER,
-    REFUSAL_TOKEN_EXPIRED,
-    JoinResult,
-)
+from model import tokens
+from model.live.conformance import REFUSAL_OF_MODEL, REFUSAL_OTHER, JoinResult
 
 try:  # the rtc SDK is the optional "live" extra
     from livekit import rtc
@@ -40,30 +34,21 @@ from livekit import api
 _STATUS_RE = re.compile(r"\b([1-5]\d\d) ([A-Za-z][A-Za-z ]*?) - (.*)$", re.S)
 
 
-def classify_refusal(message: str) -> tuple[int | None, str, str]:
+def classify_refusal(message: str, version: str | None = None) -> tuple[int | None, str, str]:
     """(HTTP status, side-neutral category, server's reason text) of a refused connect.
 
-    The server's text (pkg/service/auth.go) is `invalid API key: <key>` or
+    The server's text (pkg/service/auth.go:93-96) is `invalid API key: <key>` or
     `invalid token: <jwt>, error: <jwt library error>`; the SDK wraps it as
-    `engine: signal failure: client error: 401 Unauthorized - <text>`.
+    `engine: signal failure: client error: 401 Unauthorized - <text>`. The library error depends
+    on the server series (`tokens.SERVER_ERRORS`): with `version` the texts of that version's
+    series are used, otherwise those of every supported series. A text no table knows is `other`.
     """
     m = _STATUS_RE.search(message)
     status = int(m.group(1)) if m else None
     text = m.group(3).strip() if m else message.strip()
-    # Drop the echoed JWT, keep the error.
-    text_short = re.sub(r"invalid token: [A-Za-z0-9_\-\.]+, error: ", "invalid token: ", text)
-    low = text.lower()
-    if "invalid api key" in low:
-        category = REFUSAL_INVALID_API_KEY
-    elif "expired" in low:
-        category = REFUSAL_TOKEN_EXPIRED
-    elif "signature" in low:
-        category = REFUSAL_BAD_SIGNATURE
-    elif "not valid yet" in low or "nbf" in low or "not yet valid" in low:
-        category = REFUSAL_NOT_YET_VALID
-    else:
-        category = REFUSAL_OTHER
-    return status, category, text_short
+    series = tokens.series_of(version) if version else None
+    category = REFUSAL_OF_MODEL.get(tokens.classify_refusal(text, series) or "", REFUSAL_OTHER)
+    return status, category, tokens.short(text)
 
 
 @dataclass
@@ -97,12 +82,14 @@ class RealLiveKit:
         secret: str | None = None,
         name: str | None = None,
         connect_timeout_s: float = 10.0,
+        version: str | None = None,
     ) -> None:
         if rtc is None:
             raise RuntimeError("the 'livekit' (rtc) package is not installed: pip install livekit")
         if server is not None:
             url, key, secret = server.url, server.key, server.secret
             name = name or server.name
+            version = getattr(server, "version", None)
         if not (url and key and secret):
             raise ValueError("RealLiveKit needs a LiveKitServer or url, key and secret")
         self.url: str = url
@@ -111,6 +98,7 @@ class RealLiveKit:
         self.secret: str = secret
         self.name: str = name or "real"
         self.connect_timeout_s = connect_timeout_s
+        self.version = version   # server version: which refusal texts to expect (None: any known)
         self._handles: dict[str, _Handle] = {}
         self._rooms_touched: set[str] = set()
         self._api: api.LiveKitAPI | None = None
@@ -189,7 +177,7 @@ class RealLiveKit:
             raise
         except rtc.ConnectError as exc:
             message = getattr(exc, "message", str(exc))
-            status, category, reason = classify_refusal(message)
+            status, category, reason = classify_refusal(message, self.version)
             h.connected = False
             return JoinResult(ok=False, status=status, refusal=category, reason=reason, message=message)
         except asyncio.TimeoutError:

@@ -38,13 +38,13 @@ from model import livekit as LK
 from model import properties as P
 from model import render, runner, tokens
 from model import world as W
+from model.live.conformance import REFUSAL_OF_MODEL
 from model.messages import ClientLeave, Join, SendData
 from model.trace import Trace, TraceError, step_dict
 
 PROPAGATION_S = 3.0
 POLL_S = 0.1
-REFUSALS = {tokens.INVALID_API_KEY: "invalid_api_key", tokens.EXPIRED: "token_expired",
-            tokens.BAD_SIGNATURE: "bad_signature", tokens.NOT_YET_VALID: "token_not_yet_valid"}
+REFUSALS = REFUSAL_OF_MODEL
 COMPARED_REASONS = ("DUPLICATE_IDENTITY", "PARTICIPANT_REMOVED", "ROOM_DELETED")
 
 

@@ -90,15 +90,20 @@ def find_server_binary(*, timeout_s: float = 900.0) -> Path:
         ) from exc
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     if proc.returncode != 0 or not lines:
-        err = proc.stderr.strip().splitlines()
-        raise ServerBinaryUnavailable(
-            f"{BUILD_SCRIPT.name} failed (exit {proc.returncode}): "
-            + (" | ".join(err[-3:]) if err else "no output")
-        )
+        raise ServerBinaryUnavailable(build_failure(proc.stderr, proc.returncode))
     path = Path(lines[-1].strip())
     if not (path.is_file() and os.access(path, os.X_OK)):
         raise ServerBinaryUnavailable(f"{BUILD_SCRIPT.name} printed {path}, which is not executable")
     return path
+
+
+def build_failure(stderr: str, code: int) -> str:
+    """One short line from the build script's stderr: the first version that did not build (its
+    first real error and the log's path), else the script's last line."""
+    prefix = "build-livekit-server.sh: "
+    said = [line.removeprefix(prefix) for line in stderr.splitlines() if line.strip()]
+    broke = next((line for line in said if " did not build: " in line), None)
+    return broke or (said[-1] if said else f"{BUILD_SCRIPT.name} failed (exit {code}) with no output")
 
 
 def server_version(binary: Path) -> str:
@@ -154,6 +159,7 @@ class LiveKitServer:
     _log_file: object = field(default=None, init=False, repr=False)
     _tmpdir: str | None = field(default=None, init=False, repr=False)
     _last_exit_code: int | None = field(default=None, init=False, repr=False)
+    _version: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.key is None:
@@ -161,6 +167,15 @@ class LiveKitServer:
         if self.secret is None:
             # livekit-server warns about secrets shorter than 32 characters.
             self.secret = secrets.token_urlsafe(32)
+
+    @property
+    def version(self) -> str | None:
+        """The binary's version (e.g. '1.9.11'), or None when no binary is set yet."""
+        if self.binary is None:
+            return None
+        if self._version is None:
+            self._version = server_version(self.binary)
+        return self._version
 
     # -- addresses -------------------------------------------------------------------------------
     @property

@@ -30,13 +30,19 @@ def _in_ci() -> bool:
 
 
 @pytest.fixture(scope="session")
-def livekit_binary() -> Path:
+def livekit_binary(request) -> Path:
+    """The binary (built on first use); its version is printed in the run's output. Without one
+    the live tests are skipped locally (pytest -rs shows why) and FAIL in CI (CI=true)."""
     try:
-        return find_server_binary()
+        binary = find_server_binary()
     except ServerBinaryUnavailable as exc:
         if _in_ci():
             pytest.fail(f"livekit-server binary unavailable in CI: {exc}", pytrace=False)
         pytest.skip(f"livekit-server binary unavailable: {exc}")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"\nlivekit-server {server_version(binary)}: {binary}")
+    return binary
 
 
 @pytest.fixture(scope="session")
