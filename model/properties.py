@@ -64,19 +64,19 @@ def one_bridge_per_room(w: W.World, cfg: Config) -> str | None:
 
 
 def no_stale_token_use(w: W.World, cfg: Config) -> str | None:
-    for e in w.log:
-        if e.kind == "token_rejected":
-            what = "resume" if e.get("resume") else "join"
-            return (f"{e.get('client')}'s {what} as {e.get('identity')} refused by {e.party} at "
-                    f"t={e.t / 1000:g}s: {e.get('reason')} ({e.text.split(': ', 1)[-1]})")
-    return None
+    """The first token refusal of the run (monitor `stale_token`)."""
+    e = w.monitors.stale_token
+    if e is None:
+        return None
+    what = "resume" if e.get("resume") else "join"
+    return (f"{e.get('client')}'s {what} as {e.get('identity')} refused by {e.party} at "
+            f"t={e.t / 1000:g}s: {e.get('reason')} ({e.text.split(': ', 1)[-1]})")
 
 
 def bridge_never_crashes(w: W.World, cfg: Config) -> str | None:
-    for e in w.log:
-        if e.kind == "crash" and e.party.startswith("bridge:"):
-            return f"{e.party} crashed at t={e.t / 1000:g}s: {e.text}"
-    return None
+    """The first bridge crash of the run (monitor `bridge_crash`)."""
+    e = w.monitors.bridge_crash
+    return None if e is None else f"{e.party} crashed at t={e.t / 1000:g}s: {e.text}"
 
 
 # --- at quiescence ------------------------------------------------------------------------------
@@ -137,59 +137,30 @@ def no_zombie_bridges(w: W.World, cfg: Config) -> str | None:
 def grace_keeps_audio(w: W.World, cfg: Config) -> str | None:
     """For every glasses socket *drop* at a pod followed by a reconnection to the same session
     within the grace period: the bridge participant present at the drop never left, up to the
-    next close of that session's socket."""
-    log = w.log
-    for i, e in enumerate(log):
-        if e.kind != "ws_closed" or not e.get("error"):
-            continue
-        pod, session = e.party, e.get("session")
-        later = [(j, x) for j, x in enumerate(log) if j > i and x.party == pod
-                 and x.get("session") == session and x.kind in ("session_reconnected", "ws_closed")]
-        if not later or later[0][1].kind != "session_reconnected":
-            continue
-        if later[0][1].t - e.t > cfg.timing.grace:
-            continue
-        end = next((j for j, x in later[1:] if x.kind == "ws_closed"), len(log))
-        bridge_pid = "bridge:" + pod.split(":", 1)[1]
-        present = _bridge_sid_at(log, i, bridge_pid)
-        if present is None:
-            continue
-        for x in log[i:end]:
-            if x.kind == "participant_left" and x.get("sid") == present:
-                return (f"{pod_name(pod)}'s bridge ({present}) left the room at t={x.t / 1000:g}s "
-                        f"({x.get('reason')}) although the socket dropped at t={e.t / 1000:g}s "
-                        f"and reconnected at t={later[0][1].t / 1000:g}s, within the grace period")
-    return None
-
-
-def _bridge_sid_at(log: tuple, index: int, bridge_pid: str) -> str | None:
-    present = None
-    for x in log[:index]:
-        if x.kind == "participant_joined" and x.get("client") == bridge_pid:
-            present = x.get("sid")
-        elif x.kind == "participant_left" and x.get("sid") == present:
-            present = None
-    return present
+    next close of that session's socket. The earliest such drop that went wrong is reported
+    (monitor `grace`, `monitors.GraceWatch`)."""
+    x = w.monitors.grace.violation()
+    if x is None:
+        return None
+    left_t, reason = x.left
+    return (f"{pod_name(x.party)}'s bridge ({x.present}) left the room at t={left_t / 1000:g}s "
+            f"({reason}) although the socket dropped at t={x.dropped / 1000:g}s "
+            f"and reconnected at t={x.reconnected / 1000:g}s, within the grace period")
 
 
 # --- witnesses ----------------------------------------------------------------------------------
 
 def audio_flows_through_livekit(w: W.World) -> bool:
-    return any(e.kind == "audio_received" and e.get("via") == "livekit" for e in w.log)
+    return w.monitors.audio_via_livekit
 
 
 def region_switch_completes(w: W.World) -> bool:
-    target = None
-    for e in w.log:
-        if e.kind == "select_region" and e.get("frm"):
-            target = e.get("to")
-        elif e.kind == "ack" and target and e.get("region") == target:
-            return True
-    return False
+    """A switch (a region selection after the first) was acknowledged by the region chosen."""
+    return w.monitors.switch_completed
 
 
 def grace_disposes_session(w: W.World) -> bool:
-    return any(e.kind == "session_disposed" for e in w.log)
+    return w.monitors.session_disposed
 
 
 SAFETY: dict[str, Callable] = {

@@ -71,7 +71,7 @@ class RegionState:
     sessions: FMap = FMap()           # every session object still referenced
     ws_of: FMap = FMap()              # socket -> session it belongs to
     clients: FMap = FMap()            # every LiveKitGrpcClient object ever made and alive
-    pipeline: tuple = ()              # (packet, via) that reached this pod's audio manager
+    pipeline: tuple = ()              # (packet, via): the last packet each path brought, newest last
     n: int = 0
     life: int = 0                     # incarnation: +1 each time the process died
 
@@ -202,9 +202,16 @@ def on_mic_state(r: RegionState, conn, msg: MicStateChanged, ctx: Ctx):
 
 def on_ws_audio(r: RegionState, conn, msg: MicAudio, ctx: Ctx):
     """Binary audio frames over the socket go straight to the audio manager."""
-    return attrs.evolve(r, pipeline=r.pipeline + ((msg.packet, "ws"),)), [
+    return heard(r, msg.packet, "ws"), [
         log("audio_received", f"{msg.packet} received over the WebSocket", packet=msg.packet,
             via="ws")]
+
+
+def heard(r: RegionState, packet: str, via: str) -> RegionState:
+    """A packet reached the pod's audio manager over `via` ("ws" or "livekit"). Only the last one
+    per path is kept: all the AudioReachesActiveRegion probe asks is whether its own packet, sent
+    into a quiescent world, arrived (docs/properties.md, "How history is checked")."""
+    return attrs.evolve(r, pipeline=tuple(e for e in r.pipeline if e[1] != via) + ((packet, via),))
 
 
 def on_ws_closed(r: RegionState, conn, msg: ConnClosed, ctx: Ctx):
@@ -277,7 +284,7 @@ def on_client_event(r: RegionState, conn, msg, ctx: Ctx):
     r = _put_client(r, client)
     for then, ok in done:
         if then is not None and then[0] == "audio":
-            r = attrs.evolve(r, pipeline=r.pipeline + ((ok, "livekit"),))
+            r = heard(r, ok, "livekit")
             effects.append(log("audio_received", f"{ok} received from the bridge (client #{cid})",
                                packet=ok, via="livekit"))
             continue

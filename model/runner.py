@@ -36,6 +36,12 @@ class Result:
     witnesses: dict
 
     @property
+    def log(self) -> list:
+        """Every line the parties logged, in order (`monitors.LogEntry`): an output of the run, read
+        from the steps' records; the World keeps only the monitors properties need."""
+        return log_of(r for s in self.steps for r in s.records)
+
+    @property
     def violated(self) -> list[str]:
         return [p for p in P.ALL if p in self.violations]
 
@@ -62,6 +68,11 @@ class Result:
             "expectation_met": self.expectation_met(),
             "end_time_ms": self.world.now,
         }
+
+
+def log_of(records) -> list:
+    """The log lines (`monitors.LogEntry`) among `world.Record`s, in order."""
+    return [r.entry for r in records if r.entry is not None]
 
 
 def config_for(trace: Trace, fixes: list | None = None, assume: dict | None = None) -> Config:

@@ -1,7 +1,7 @@
 """The transition system: `initial(cfg)`, `enabled(world, cfg)`, `step(world, action, cfg)`.
 
-A `World` is an immutable value holding every party's state, the network, the clock and the log of
-what the parties said (the facts properties read). `step` is pure and deterministic: no I/O, no wall
+A `World` is an immutable value holding every party's state, the network, the clock and the
+monitors (`model.monitors`: the small history properties read, updated from what the parties log). `step` is pure and deterministic: no I/O, no wall
 clock, no randomness; every choice is in the action. Each party is a sans-IO module with
 `handle(state, conn, msg, ctx) -> (state, effects)`; this module is the only place where effects
 are carried out (messages queued, connections opened and closed, timers set, crashes).
@@ -21,6 +21,7 @@ from model.config import Config, USER
 from model.effects import Await, CancelTimer, Close, Crash, Log, Open, Send, SetTimer
 from model.fmap import FMap
 from model.messages import Resumed, TimerFired, name_of
+from model.monitors import LogEntry, Monitors, update as monitor
 from model.network import Network
 from model.party import Ctx, bridge_party, conn_owner, livekit_party, region_party, split
 
@@ -46,23 +47,11 @@ class Impossible(ValueError):
 
 
 @attrs.frozen
-class LogEntry:
-    t: int
-    party: str
-    kind: str
-    text: str
-    data: tuple = ()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return dict(self.data).get(key, default)
-
-
-@attrs.frozen
 class World:
     clock: Clock
     net: Network
     parties: FMap                 # party id -> state
-    log: tuple = ()               # LogEntry, in order
+    monitors: Monitors = Monitors()   # the history properties need (the log itself is in Records)
     routes: int = 0               # region connections routed so far (canonical round robin)
     unreachable: FMap = FMap()    # party -> until (ms): cannot reach LiveKit
 
@@ -89,6 +78,7 @@ class Record:
     text: str
     peer: str = ""
     data: tuple = ()
+    entry: LogEntry | None = None   # the log line, for kinds log and crash (and a pod's restart)
 
 
 def initial(cfg: Config) -> World:
@@ -109,8 +99,15 @@ class _Run:
     def __init__(self, w: World, cfg: Config):
         self.w, self.cfg, self.records = w, cfg, []
 
-    def rec(self, kind: str, party: str, text: str, peer: str = "", **data: Any) -> None:
-        self.records.append(Record(kind, party, text, peer, tuple(sorted(data.items()))))
+    def rec(self, kind: str, party: str, text: str, peer: str = "", entry: LogEntry | None = None,
+            **data: Any) -> None:
+        self.records.append(Record(kind, party, text, peer, tuple(sorted(data.items())), entry))
+
+    def logged(self, pid: str, kind: str, text: str, data: tuple = ()) -> LogEntry:
+        """A log line: the monitors see it now; the caller puts it in a Record."""
+        entry = LogEntry(self.w.now, pid, kind, text, data)
+        self.w = attrs.evolve(self.w, monitors=monitor(self.w.monitors, entry, self.cfg))
+        return entry
 
     def set_party(self, pid: str, state: Any) -> None:
         self.w = attrs.evolve(self.w, parties=self.w.parties.set(pid, state))
@@ -153,8 +150,8 @@ class _Run:
                 net, _ = net.send(local, pid, Resumed(e.tag))
                 self.w = attrs.evolve(w, net=net)
             elif isinstance(e, Log):
-                self.w = attrs.evolve(w, log=w.log + (LogEntry(w.now, pid, e.kind, e.text, e.data),))
-                self.rec("log", pid, e.text, kind_=e.kind)
+                self.rec("log", pid, e.text, kind_=e.kind,
+                         entry=self.logged(pid, e.kind, e.text, e.data))
             elif isinstance(e, Crash):
                 self.crash(pid, e.reason)
             else:  # pragma: no cover - a party returned something that is not an effect
@@ -180,9 +177,8 @@ class _Run:
             module = MODULES[split(dead)[0]]
             life = getattr(w.parties[dead], "life", 0) + 1
             self.set_party(dead, attrs.evolve(module.initial(name, pod, alive=False), life=life))
-            self.w = attrs.evolve(self.w, log=self.w.log + (
-                LogEntry(self.w.now, dead, "crash", reason if dead == pid else "stopped by start.sh"),))
-            self.rec("crash", dead, reason if dead == pid else "stopped by start.sh")
+            text = reason if dead == pid else "stopped by start.sh"
+            self.rec("crash", dead, text, entry=self.logged(dead, "crash", text))
 
     # --- actions ----------------------------------------------------------------------------
     def deliver(self, a: NetworkDelivers) -> None:
@@ -215,15 +211,15 @@ class _Run:
         if timer is None:
             raise Impossible("no timer is pending")
         self.w = attrs.evolve(self.w, clock=self.w.clock.pop(timer))
-        self.rec("fire", timer.party, timer.name)
         if timer.name == "restart":
             name, pod = split(timer.party)[1:]
             module = MODULES[split(timer.party)[0]]
             life = getattr(self.w.parties[timer.party], "life", 0)
             self.set_party(timer.party, attrs.evolve(module.initial(name, pod), life=life))
-            self.w = attrs.evolve(self.w, log=self.w.log + (
-                LogEntry(self.w.now, timer.party, "restart", "pod restarted"),))
+            self.rec("fire", timer.party, timer.name,
+                     entry=self.logged(timer.party, "restart", "pod restarted"))
             return
+        self.rec("fire", timer.party, timer.name)
         self.dispatch(timer.party, None, TimerFired(timer.name, timer.key))
 
     def advance(self, ms: int) -> None:

@@ -42,7 +42,7 @@ def test_the_report_repro_under_each_topology(topology):
     assert r.violations["BridgeStatusTruthful"][0] == 5
     debug = r.world.parties["bridge:cloud-debug"]
     assert B.current(debug, USER).phase is B.LinkPhase.DISCONNECTED
-    kicks = [e for e in r.world.log if e.kind == "participant_left"
+    kicks = [e for e in r.log if e.kind == "participant_left"
              and e.get("reason") == "DUPLICATE_IDENTITY"]
     kicked = [e.get("client") for e in kicks]
     assert kicked == (["bridge:cloud-debug", "bridge:cloud-livekit"] if topology == "shared"
@@ -63,7 +63,7 @@ def test_switch_back_within_grace_sends_audio_to_the_old_region():
     r = runner.run(load(CORPUS / "switch-back-within-grace-shared.json"))
     detail = r.violations["AudioReachesActiveRegion"][1]
     assert detail == "WebSocket open to cloud-debug, mic audio reached france (livekit)"
-    assert any(e.kind == "bridge_early_return" and e.party == "region:cloud-debug" for e in r.world.log)
+    assert any(e.kind == "bridge_early_return" and e.party == "region:cloud-debug" for e in r.log)
     assert not r.witnesses["GraceDisposesSession"]
 
 

@@ -152,24 +152,26 @@ class Mirror:
                 pass
 
 
-def model_view(w: W.World, rooms: dict) -> dict:
+def model_view(w: W.World, rooms: dict, log: list) -> dict:
+    """What the model says the real servers must show; `log` is the run's log so far
+    (`runner.log_of` of its records: the World keeps no log)."""
     membership = {}
     for dep in rooms:
         lk = w.parties.get(f"livekit:{dep}")
         for room in sorted(rooms[dep]):
             membership[f"{dep}/{room}"] = LK.api_list_participants(lk, room) if lk else []
-    kicks = sorted({(e.get("conn"), e.get("reason")) for e in w.log
+    kicks = sorted({(e.get("conn"), e.get("reason")) for e in log
                     if e.kind == "participant_left" and e.get("reason") in COMPARED_REASONS})
-    refused = sorted({(e.get("conn"), REFUSALS.get(e.get("reason"), "other")) for e in w.log
+    refused = sorted({(e.get("conn"), REFUSALS.get(e.get("reason"), "other")) for e in log
                       if e.kind == "token_rejected"})
     return {"membership": membership, "kicks": [list(k) for k in kicks],
             "token rejections": [list(r) for r in refused]}
 
 
-async def compare(w: W.World, mirror: Mirror, step: int) -> Divergence | None:
+async def compare(w: W.World, mirror: Mirror, step: int, log: list) -> Divergence | None:
     deadline = time.monotonic() + PROPAGATION_S
     while True:
-        model, real = model_view(w, mirror.rooms), await mirror.observed()
+        model, real = model_view(w, mirror.rooms, log), await mirror.observed()
         diff = next((k for k in model if model[k] != real[k]), None)
         if diff is None:
             return None
@@ -197,6 +199,7 @@ async def replay(trace: Trace, cfg, sides: dict) -> tuple[runner.Result, Diverge
         w = W.initial(cfg)
         violations: dict = {}
         results = []
+        log: list = []
         for i, frozen in enumerate(trace.steps):
             step = step_dict(frozen)
             ops: list[Op] = []
@@ -220,7 +223,8 @@ async def replay(trace: Trace, cfg, sides: dict) -> tuple[runner.Result, Diverge
                 await mirror.apply(op)
                 count += 1
             results.append(runner.StepResult(i, step, records, w.now))
-            divergence = await compare(w, mirror, i)
+            log += runner.log_of(records)
+            divergence = await compare(w, mirror, i, log)
             if divergence:
                 return runner.Result(trace, cfg, w, results, violations, P.witnesses(w)), \
                     divergence, count
