@@ -154,12 +154,13 @@ def _register_optional() -> None:
             if e.name != mod:
                 raise
             continue
-        SUBCOMMANDS[mod] = m.add_parser
+        if hasattr(m, "add_parser"):       # a package without a subcommand (yet) adds none
+            SUBCOMMANDS[mod] = m.add_parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    _register_optional()
     try:
+        _register_optional()
         args = build_parser().parse_args(argv)
         return args.func(args)
     except (UsageError, TraceError, ConfigError) as e:

@@ -11,12 +11,18 @@ searches the baseline for that symptom with a budget of N examples; a profile th
 its shortest counterexample (shrunk, replayed, written under DIR), the others are reported as "not
 found within the budget" (which is not a proof). Deterministic unless --random.
 
-Exit status: 0 when the triage ran (whatever it found), 2 on bad input (one line on stderr).
+Progress goes to stderr, one line per profile with its time and the time so far. Ctrl-C stops the
+run within a second (`model.interrupts`), exit status 130; the counterexamples already written stay.
+
+Exit status: 0 when the triage ran (whatever it found), 2 on bad input or an --out it cannot write
+(one line on stderr), 130 interrupted.
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +37,16 @@ DEFAULT_BUDGET = 300
 
 def add_parser(sub) -> None:
     p = sub.add_parser("triage", help="which assumption profiles produce the reported symptom "
-                                      "under the baseline")
+                                      "under the baseline",
+                       description="For each assumption profile, search the baseline (no fix) in "
+                                   "the switching environment for the reported symptom: "
+                                   f"{SYMPTOM} violated after a region switch. Profiles that "
+                                   "produce it are listed with their shortest counterexample "
+                                   "(written under --out); the others are 'not found within the "
+                                   "budget', which is not a proof. Deterministic unless --random. "
+                                   "Progress on stderr.",
+                       epilog="exit status: 0 the triage ran (whatever it found); 2 bad input or "
+                              "an --out it cannot write; 130 interrupted (Ctrl-C)")
     p.add_argument("--budget", default=str(DEFAULT_BUDGET), metavar="N",
                    help=f"Hypothesis examples per profile (default {DEFAULT_BUDGET})")
     p.add_argument("--format", default="text", metavar="FORMAT", help="text (default) or json")
@@ -59,13 +74,24 @@ def _check(args) -> tuple[int, list[str]]:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
+    try:       # before the search, not after minutes of it
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".handover-probe-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UsageError(f"--out {out}: cannot write there ({e.strerror or e})") from None
     return budget, args.profile_assume or list(PROFILES)
 
 
-def triage(profiles: list[str], budget: int, out: Path, derandomize: bool = True) -> list[dict]:
+def triage(profiles: list[str], budget: int, out: Path, derandomize: bool = True,
+           between=lambda: None, progress=lambda row, k, total: None) -> list[dict]:
+    """One row per profile. `between()` runs before each profile (the interrupt check);
+    `progress(row, k, total)` after each."""
     rows = []
     settings = D.settings_for("ci" if derandomize else "dev", budget)
-    for profile in profiles:
+    for k, profile in enumerate(profiles):
+        between()
         start = time.perf_counter()
         # the switching environment: an outage can silence audio anywhere; the report's question
         # is whether switching regions alone does it
@@ -88,7 +114,15 @@ def triage(profiles: list[str], budget: int, out: Path, derandomize: bool = True
                                                                     after_switch=True)[1])
         row["seconds"] = round(time.perf_counter() - start, 2)
         rows.append(row)
+        progress(row, k + 1, len(profiles))
     return rows
+
+
+def progress_line(row: dict, k: int, total: int, elapsed: float) -> str:
+    found = (f"symptom in {row['steps']} steps" if row["symptom"]
+             else f"not found in {row['runs']} runs")
+    return (f"triage [{k}/{total}] {row['profile']}: {found} ({row['seconds']:.1f} s; "
+            f"{elapsed:.1f} s elapsed)")
 
 
 def text(rows: list[dict]) -> str:
@@ -107,8 +141,18 @@ def text(rows: list[dict]) -> str:
 
 
 def cmd_triage(args) -> int:
+    from model.interrupts import Guard
     budget, profiles = _check(args)
-    rows = triage(profiles, budget, Path(args.out), derandomize=not args.random)
+    t0 = time.perf_counter()
+
+    def progress(row, k, total):
+        print(progress_line(row, k, total, time.perf_counter() - t0), file=sys.stderr, flush=True)
+    print(f"triage: {len(profiles)} profile{'s' * (len(profiles) != 1)}, {budget} examples each; "
+          f"Ctrl-C stops",
+          file=sys.stderr, flush=True)
+    with Guard() as guard:
+        rows = triage(profiles, budget, Path(args.out), derandomize=not args.random,
+                      between=guard.check, progress=progress)
     if args.format == "json":
         sys.stdout.write(json.dumps({"symptom": SYMPTOM, "profiles": rows}, indent=2) + "\n")
     else:
