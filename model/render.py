@@ -1,6 +1,9 @@
 """Reading a run: a numbered narrative in the parties' own words, a verdict per property, and a
-Mermaid sequence diagram with one lane per party (mobile, each region, each bridge, each LiveKit
-deployment)."""
+Mermaid sequence diagram with one lane per party that sends, receives or notes something (mobile,
+each region pod, each bridge, each LiveKit deployment; silent parties get no lane).
+
+Mermaid drops what follows a `#` in a participant label, so `region:france#1` (pod 1 of a two-pod
+region) is labelled `region:france pod 1`, and its pod 0 `region:france pod 0`."""
 from __future__ import annotations
 
 import json
@@ -64,11 +67,19 @@ def as_json(result: Result) -> str:
 
 # --- Mermaid ------------------------------------------------------------------------------------
 
+def _pod_order(party: str) -> tuple:
+    name, _, pod = party.partition("#")
+    return name, int(pod) if pod.isdigit() else 0
+
+
 def lanes(result: Result) -> list[str]:
+    """Every party, in lane order: mobile, regions, bridges, LiveKit deployments; pods in order."""
     order = ["mobile"]
     parties = list(result.world.parties.keys())
-    order += [p for p in parties if p.startswith("region:")]
-    order += [p for p in parties if p.startswith("bridge:")]
+    for kind in ("region:", "bridge:"):
+        mine = [p for p in parties if p.startswith(kind)]
+        bases = list(dict.fromkeys(_pod_order(p)[0] for p in mine))
+        order += sorted(mine, key=lambda p: (bases.index(_pod_order(p)[0]), _pod_order(p)[1]))
     order += [p for p in parties if p.startswith("livekit:")]
     return order
 
@@ -77,27 +88,47 @@ def _alias(party: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in party)
 
 
+def _label(party: str, parties: set) -> str:
+    """A participant label Mermaid shows whole (it cuts a label at `#`)."""
+    name, sep, pod = party.partition("#")
+    if sep:
+        return f"{name} pod {pod}"
+    if f"{party}#1" in parties:
+        return f"{party} pod 0"
+    return party
+
+
 def _escape(text: str) -> str:
     return text.replace(";", ",").replace("#", "no.").replace(":", " -").replace("\n", " ")
 
 
 def mermaid(result: Result, max_lines: int = 400) -> str:
-    known = set(lanes(result))
-    out = ["sequenceDiagram"]
-    out += [f"    participant {_alias(p)} as {p}" for p in lanes(result)]
+    """The sequence diagram; a lane only for a party that appears in the lines shown."""
+    order = lanes(result)
+    known = set(order)
     body: list[str] = []
+    used = {"mobile"}            # the step notes are over the mobile's lane
     for s in result.steps:
         body.append(f"    Note over {_alias('mobile')}: {s.index + 1}. {_escape(_step_title(s.step))}")
         for r in s.records:
             if r.kind == "deliver" and r.peer in known and r.party in known and r.peer != r.party:
                 body.append(f"    {_alias(r.peer)}->>{_alias(r.party)}: {r.text}")
+                line_parties = (r.peer, r.party)
             elif r.kind == "crash" and r.party in known:
                 body.append(f"    Note over {_alias(r.party)}: CRASH {_escape(r.text)}")
+                line_parties = (r.party,)
             elif r.kind == "log" and r.party in known and dict(r.data).get("kind_") in _NOTED:
                 body.append(f"    Note over {_alias(r.party)}: {_escape(r.text)}")
+                line_parties = (r.party,)
+            else:
+                continue
+            if len(body) <= max_lines:
+                used.update(line_parties)
     if len(body) > max_lines:
         body = body[:max_lines] + [f"    Note over {_alias('mobile')}: ... "
                                    f"{len(body) - max_lines} more lines"]
+    out = ["sequenceDiagram"]
+    out += [f"    participant {_alias(p)} as {_label(p, known)}" for p in order if p in used]
     return "\n".join(out + body)
 
 
