@@ -126,6 +126,11 @@ is answered under `switching`; `faults` shows what else breaks."""
 DEFAULT_ENVIRONMENT = "faults"
 
 
+SAFETY_CHECKS = {**P.SAFETY, **P.DIAGNOSTIC_SAFETY}
+QUIESCENT_CHECKS = {**P.QUIESCENT, **P.DIAGNOSTIC_QUIESCENT}
+"""What a run checks: the properties and the diagnostics (recorded, never a target)."""
+
+
 class HandoverMachine(RuleBasedStateMachine):
     """Base class; `machine_for` makes the subclass for one fix set and assumption profile."""
     fix_set: str = "baseline"
@@ -180,13 +185,13 @@ class HandoverMachine(RuleBasedStateMachine):
         return self.steps[:-1] + [step_of(a) for a in self.inside]
 
     def check_safety(self, world: W.World) -> None:
-        for name, fn in P.SAFETY.items():
+        for name, fn in SAFETY_CHECKS.items():
             if name not in self.violated:
                 self.check(name, fn(world, self.cfg))
 
     def check_quiescent(self) -> None:
         if W.quiescent(self.world):
-            for name, fn in P.QUIESCENT.items():
+            for name, fn in QUIESCENT_CHECKS.items():
                 if name not in self.violated:
                     self.check(name, fn(self.world, self.cfg))
 
@@ -295,8 +300,8 @@ class HandoverMachine(RuleBasedStateMachine):
 
     # --- safety: after every rule --------------------------------------------------------------
     @invariant()
-    def one_bridge_per_room(self):
-        self.check("OneBridgePerRoom", P.one_bridge_per_room(self.world, self.cfg))
+    def one_bridge_per_room_strict(self):
+        self.check("OneBridgePerRoomStrict", P.one_bridge_per_room_strict(self.world, self.cfg))
 
     @invariant()
     def no_stale_token_use(self):
@@ -315,7 +320,7 @@ class HandoverMachine(RuleBasedStateMachine):
         t = self.tally
         t.runs += 1
         t.steps += len(self.steps)
-        for name in P.ALL:
+        for name in P.NAMES:
             if name not in self.violated:
                 t.checked[name] = t.checked.get(name, 0) + 1
         for name, seen in P.witnesses(self.world).items():
@@ -397,6 +402,7 @@ class SearchResult:
     cfg: Config
     runs: dict = attrs.Factory(dict)            # property -> completed runs in which it held
     findings: dict = attrs.Factory(dict)        # property -> Finding
+    diagnostics: dict = attrs.Factory(dict)     # diagnostic -> Finding (shortest seen, unshrunk)
     errors: list = attrs.Factory(list)          # (error text, steps): model errors
     witnesses: dict = attrs.Factory(dict)
     examples: int = 0
@@ -472,6 +478,10 @@ def _absorb(result: SearchResult, t: Tally, found: list[BaseException]) -> int:
         result.witnesses[name] += n
     result.examples += t.runs
     result.steps += t.steps
+    for name in P.DIAGNOSTICS:
+        seen, known = t.recorded.get(name), result.diagnostics.get(name)
+        if seen is not None and (known is None or len(seen[1]) < len(known.steps)):
+            result.diagnostics[name] = Finding(name, seen[0], seen[1])
     for text, steps in t.errors.items():
         if text not in dict(result.errors):
             result.errors.append((text, steps))

@@ -52,9 +52,25 @@ def bridge_in_room(w: W.World, bridge_pid: str) -> bool:
                if dep == s.url and room == s.room)
 
 
-# --- safety -------------------------------------------------------------------------------------
+# --- bridges in rooms and the regions' view of them -----------------------------------------------
 
 def one_bridge_per_room(w: W.World, cfg: Config) -> str | None:
+    """At quiescence: no room of one deployment holds two bridge participants (any region).
+
+    Checked once the system has settled, not after every step: an identity kick under a shared
+    deployment leaves the kicked bridge's SDK believing it is connected until the server's
+    LeaveRequest reaches it, a moment that corrects itself in every run (docs/properties.md,
+    "OneBridgePerRoom"). `one_bridge_per_room_strict` is that every-step form, a diagnostic."""
+    return _two_bridges(w)
+
+
+def one_bridge_per_room_strict(w: W.World, cfg: Config) -> str | None:
+    """Diagnostic: after every step, no room holds two bridge presences (server list or SDK
+    belief), however briefly."""
+    return _two_bridges(w)
+
+
+def _two_bridges(w: W.World) -> str | None:
     for (dep, room), conns in sorted(bridge_presences(w).items()):
         if len(conns) > 1:
             owners = sorted(conns)
@@ -62,6 +78,61 @@ def one_bridge_per_room(w: W.World, cfg: Config) -> str | None:
                     f"t={w.now / 1000:g}s: {', '.join(owners)}")
     return None
 
+
+def active_pod(w: W.World) -> str | None:
+    """The region pod the mobile's glasses WebSocket is open and acknowledged to, if any."""
+    m = w.mobile
+    if m.ws is None or m.ws_status.value != "connected":
+        return None
+    return w.net.conn(m.ws).server or None
+
+
+def bridge_status_truthful(w: W.World, cfg: Config) -> str | None:
+    """At quiescence: the region the mobile is connected to never believes a bridge is in the room
+    that is not (`isConnected()` true while its bridge session is out of the room).
+
+    That stale `true` is the harm: `startBridgeSubscriber` returns early on it
+    (`LiveKitManager.ts:213-216`), so nobody rejoins and the user's audio has no path. A region the
+    user has left (its session waiting out the grace period) is not judged until the user comes
+    back to it, and a `false` while a bridge streams only costs a redundant JoinRoom.
+    `bridge_status_truthful_strict` judges every region both ways, a diagnostic."""
+    pid = active_pod(w)
+    if pid is None or not pid.startswith("region:"):
+        return None
+    status = _status(w, pid)
+    if status is not None and status[0] and not status[1]:
+        return (f"{pod_name(pid)}, which the mobile is connected to, says isConnected()=true "
+                f"but its bridge is not in the room")
+    return None
+
+
+def bridge_status_truthful_strict(w: W.World, cfg: Config) -> str | None:
+    """Diagnostic: every live region's `isConnected()` view matches whether its bridge session is
+    really in the room."""
+    for pid, r in w.of_kind("region"):
+        status = _status(w, pid)
+        if status is None:
+            continue
+        view, truth = status
+        if view != truth:
+            return (f"{pod_name(pid)} isConnected()={str(view).lower()} but its bridge is "
+                    f"{'' if truth else 'not '}in the room")
+    return None
+
+
+def _status(w: W.World, pid: str) -> tuple[bool, bool] | None:
+    """(the region's isConnected() view, its bridge really in the room) for a live region pod with
+    a session in its map; None otherwise."""
+    r = w.parties[pid]
+    if not r.alive or r.map_sid is None:
+        return None
+    s = r.sessions[r.map_sid]
+    client = r.clients.get(s.client) if s.client is not None else None
+    view = client.is_connected() if client else False
+    return view, bridge_in_room(w, "bridge:" + pid.split(":", 1)[1])
+
+
+# --- safety -------------------------------------------------------------------------------------
 
 def no_stale_token_use(w: W.World, cfg: Config) -> str | None:
     """The first token refusal of the run (monitor `stale_token`)."""
@@ -103,21 +174,6 @@ def audio_reaches_active_region(w: W.World, cfg: Config) -> str | None:
         return None
     reached = ", ".join(sorted(got)) or "no region"
     return f"WebSocket open to {active}, mic audio reached {reached}{extra}"
-
-
-def bridge_status_truthful(w: W.World, cfg: Config) -> str | None:
-    for pid, r in w.of_kind("region"):
-        if not r.alive or r.map_sid is None:
-            continue
-        s = r.sessions[r.map_sid]
-        client = r.clients.get(s.client) if s.client is not None else None
-        view = client.is_connected() if client else False
-        bridge_pid = "bridge:" + pid.split(":", 1)[1]
-        truth = bridge_in_room(w, bridge_pid)
-        if view != truth:
-            return (f"{pod_name(pid)} isConnected()={str(view).lower()} but its bridge is "
-                    f"{'' if truth else 'not '}in the room")
-    return None
 
 
 def no_zombie_bridges(w: W.World, cfg: Config) -> str | None:
@@ -164,11 +220,11 @@ def grace_disposes_session(w: W.World) -> bool:
 
 
 SAFETY: dict[str, Callable] = {
-    "OneBridgePerRoom": one_bridge_per_room,
     "NoStaleTokenUse": no_stale_token_use,
     "BridgeNeverCrashes": bridge_never_crashes,
 }
 QUIESCENT: dict[str, Callable] = {
+    "OneBridgePerRoom": one_bridge_per_room,
     "AudioReachesActiveRegion": audio_reaches_active_region,
     "BridgeStatusTruthful": bridge_status_truthful,
     "NoZombieBridges": no_zombie_bridges,
@@ -179,17 +235,33 @@ WITNESSES: dict[str, Callable] = {
     "RegionSwitchCompletes": region_switch_completes,
     "GraceDisposesSession": grace_disposes_session,
 }
-ALL = (*SAFETY, *QUIESCENT)
+ALL = ("OneBridgePerRoom", "NoStaleTokenUse", "BridgeNeverCrashes", "AudioReachesActiveRegion",
+       "BridgeStatusTruthful", "NoZombieBridges", "GraceKeepsAudio")
+"""The properties, in the matrix's column order; each is in SAFETY or QUIESCENT."""
+
+DIAGNOSTIC_SAFETY: dict[str, Callable] = {"OneBridgePerRoomStrict": one_bridge_per_room_strict}
+DIAGNOSTIC_QUIESCENT: dict[str, Callable] = {
+    "BridgeStatusTruthfulStrict": bridge_status_truthful_strict}
+DIAGNOSTICS = (*DIAGNOSTIC_SAFETY, *DIAGNOSTIC_QUIESCENT)
+"""The strict forms the refined properties replaced: reported beside the matrix, never a failure
+(docs/properties.md, "Diagnostics"). Checked like properties (`check_safety`, `check_quiescent`
+include them), so a replay lists them and a trace's `expect` may name them."""
+NAMES = ALL + DIAGNOSTICS
+"""Every name a trace's `expect` may use."""
 
 
 def check_safety(w: W.World, cfg: Config) -> dict[str, str]:
-    return {n: v for n, f in SAFETY.items() if (v := f(w, cfg))}
+    """Safety properties and safety diagnostics violated in `w`."""
+    checks = {**SAFETY, **DIAGNOSTIC_SAFETY}
+    return {n: v for n, f in checks.items() if (v := f(w, cfg))}
 
 
 def check_quiescent(w: W.World, cfg: Config) -> dict[str, str]:
+    """Quiescence properties and diagnostics violated in `w`; nothing unless `w` is quiescent."""
     if not W.quiescent(w):
         return {}
-    return {n: v for n, f in QUIESCENT.items() if (v := f(w, cfg))}
+    checks = {**QUIESCENT, **DIAGNOSTIC_QUIESCENT}
+    return {n: v for n, f in checks.items() if (v := f(w, cfg))}
 
 
 def witnesses(w: W.World) -> dict[str, bool]:

@@ -41,8 +41,8 @@ def first_violation(steps: list[dict], cfg: Config, prop: str,
     way `runner.run` checks it; None if it holds. With `after_switch`, only violations after the
     first `switch_region` step count. Raises TraceError when the steps cannot be replayed."""
     w = W.initial(cfg)
-    check = P.SAFETY.get(prop)
-    quiet = P.QUIESCENT.get(prop)
+    check = {**P.SAFETY, **P.DIAGNOSTIC_SAFETY}.get(prop)
+    quiet = {**P.QUIESCENT, **P.DIAGNOSTIC_QUIESCENT}.get(prop)
     if check is None and quiet is None:
         raise KeyError(prop)
     armed = not after_switch

@@ -48,7 +48,7 @@ def test_one_rule_per_action_kind_plus_settle_and_an_invariant_per_safety_proper
                      "grpc_stream_errors", "livekit_signal_lost", "network_delivers",
                      "clock_fires_timer", "clock_advances", "settle"}
     invariants = {f.__name__ for f in marked if hasattr(f, "hypothesis_stateful_invariant")}
-    assert len(invariants) == len(P.SAFETY)
+    assert len(invariants) == len(P.SAFETY) + len(P.DIAGNOSTIC_SAFETY)
 
 
 def test_settings_profiles():

@@ -1,5 +1,6 @@
 """Each property can hold and can be violated; each witness can be seen and not seen
 (properties.py). Small scenarios, replayed with the runner or built with micro steps."""
+import attrs
 import pytest
 
 from model import bridge as B
@@ -16,10 +17,34 @@ SWITCH = CONNECT + [{"step": "switch_region", "to": "france"}, {"step": "settle"
 SPEAK = [{"step": "speak"}, {"step": "settle"}]
 
 
-def test_one_bridge_per_room():
-    assert "OneBridgePerRoom" in replay(SWITCH, topology="shared").violated
-    assert "OneBridgePerRoom" not in replay(SWITCH, topology="per-region").violated
-    assert "OneBridgePerRoom" not in replay(SWITCH, fixes=["fix3-region-room-names"]).violated
+BACK = SWITCH + [{"step": "switch_region", "to": "cloud-debug"}, {"step": "settle"}]
+
+
+def test_one_bridge_per_room_ignores_the_kick_that_corrects_itself():
+    # shared deployment: france's bridge kicks cloud-debug's; for a moment cloud-debug's SDK still
+    # believes it is connected (the strict diagnostic), by quiescence it knows
+    r = replay(SWITCH, topology="shared")
+    assert "OneBridgePerRoom" not in r.violated
+    step, detail = r.violations["OneBridgePerRoomStrict"]
+    assert step == 3 and detail.startswith("2 bridge participants in room")
+    for kw in ({"topology": "per-region"}, {"fixes": ["fix3-region-room-names"]}):
+        fixes = kw.pop("fixes", ("baseline",))
+        r = replay(SWITCH, fixes, **kw)
+        assert "OneBridgePerRoom" not in r.violations and "OneBridgePerRoomStrict" not in r.violations
+
+
+def test_one_bridge_per_room_fails_when_two_bridges_stay():
+    # the kicked bridge never learns it was kicked (its LeaveRequest lost): two bridges at rest
+    r = replay(SWITCH, topology="shared")
+    w, cfg = r.world, r.cfg
+    b = w.parties["bridge:cloud-debug"]
+    s = max(b.all.values(), key=lambda x: x.gen)
+    b = attrs.evolve(b, all=b.all.set(s.gen, attrs.evolve(s, phase=B.LinkPhase.CONNECTED)))
+    w = attrs.evolve(w, parties=w.parties.set("bridge:cloud-debug", b))
+    assert W.quiescent(w)
+    assert P.check_quiescent(w, cfg)["OneBridgePerRoom"] == (
+        "2 bridge participants in room isaiah@mentra.glass on shared at t=0s: "
+        "bridge:cloud-debug, bridge:france")
 
 
 def test_no_stale_token_use():
@@ -81,11 +106,28 @@ def test_audio_over_the_websocket_counts_when_no_room_is_connected():
     assert "AudioReachesActiveRegion" not in r.violated
 
 
-def test_bridge_status_truthful():
-    assert "BridgeStatusTruthful" not in replay(SWITCH, topology="per-region").violated
+def test_bridge_status_truthful_judges_the_region_the_user_is_on():
+    # switched away: cloud-debug, in its grace period, keeps a stale true nobody acts on
     r = replay(SWITCH, topology="shared")
-    assert r.violations["BridgeStatusTruthful"][1] == (
+    assert "BridgeStatusTruthful" not in r.violations
+    assert r.violations["BridgeStatusTruthfulStrict"][1] == (
         "cloud-debug isConnected()=true but its bridge is not in the room")
+    # back within the grace period: the stale true now stops the rejoin, and audio is lost
+    r = replay(BACK, topology="shared")
+    assert r.violations["BridgeStatusTruthful"] == (5, (
+        "cloud-debug, which the mobile is connected to, says isConnected()=true but its bridge "
+        "is not in the room"))
+    assert "AudioReachesActiveRegion" in r.violated
+    for topology in ("per-region", "shared"):
+        r = replay(BACK, ["team-sequence"], topology=topology)
+        assert "BridgeStatusTruthful" not in r.violations, topology
+
+
+def test_the_strict_forms_are_diagnostics_not_properties():
+    assert set(P.DIAGNOSTICS) == {"OneBridgePerRoomStrict", "BridgeStatusTruthfulStrict"}
+    assert not set(P.DIAGNOSTICS) & set(P.ALL)
+    r = replay(SWITCH, topology="shared")
+    assert r.violated == [] and set(r.violations) == set(P.DIAGNOSTICS)
 
 
 def dispose_race(topology):

@@ -14,8 +14,8 @@ CORE = [{"step": "connect", "region": "cloud-debug"},
 
 
 def test_the_core_violates_and_a_prefix_does_not():
-    assert S.first_violation(CORE, CFG, "OneBridgePerRoom") is not None
-    assert S.first_violation(CORE[:1], CFG, "OneBridgePerRoom") is None
+    assert S.first_violation(CORE, CFG, "OneBridgePerRoomStrict") is not None
+    assert S.first_violation(CORE[:1], CFG, "OneBridgePerRoomStrict") is None
 
 
 def test_irrelevant_steps_are_removed():
@@ -24,9 +24,9 @@ def test_irrelevant_steps_are_removed():
              {"step": "speak"}, {"step": "settle"},
              {"step": "switch_region", "to": "cloud-livekit"}, {"step": "settle"},
              {"step": "settle"}, {"step": "advance", "seconds": 90}, {"step": "speak"}]
-    small = S.shrink_steps(noisy, CFG, "OneBridgePerRoom")
+    small = S.shrink_steps(noisy, CFG, "OneBridgePerRoomStrict")
     assert len(small) <= 4
-    assert S.first_violation(small, CFG, "OneBridgePerRoom") is not None
+    assert S.first_violation(small, CFG, "OneBridgePerRoomStrict") is not None
     assert not any(s["step"] in ("mic", "speak", "advance") for s in small)
 
 
@@ -34,21 +34,21 @@ def test_runs_of_micro_deliveries_become_one_settle():
     micro = [{"step": "connect", "region": "cloud-debug"},
              {"step": "deliver", "conn": "mobile/ws1", "to": "server", "pod": 0},
              {"step": "switch_region", "to": "cloud-livekit"}, {"step": "settle"}]
-    small = S.shrink_steps(micro, CFG, "OneBridgePerRoom")
+    small = S.shrink_steps(micro, CFG, "OneBridgePerRoomStrict")
     assert not any(s["step"] == "deliver" for s in small)
 
 
 def test_impossible_candidates_are_rejected_not_errors():
     with pytest.raises(TraceError):
         S.first_violation([{"step": "deliver", "conn": "nope/ws9", "to": "server"}], CFG,
-                          "OneBridgePerRoom")
-    sh = S.Shrinker(CFG, "OneBridgePerRoom")
+                          "OneBridgePerRoomStrict")
+    sh = S.Shrinker(CFG, "OneBridgePerRoomStrict")
     assert sh.test([{"step": "deliver", "conn": "nope/ws9", "to": "server"}]) is None
 
 
 def test_a_trace_without_the_violation_is_refused():
     with pytest.raises(ValueError):
-        S.shrink_steps(CORE[:1], CFG, "OneBridgePerRoom")
+        S.shrink_steps(CORE[:1], CFG, "OneBridgePerRoomStrict")
 
 
 def test_the_first_selection_is_written_as_connect():
