@@ -24,12 +24,14 @@ arguments, so `from model.driver import Baseline_Actual20251017` makes a printed
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from typing import Any
 
 import attrs
-from hypothesis import HealthCheck, Phase, settings as Settings, strategies as st
+from hypothesis import HealthCheck, Phase, seed as hypothesis_seed, settings as Settings
+from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, invariant, precondition, rule,
                                  run_state_machine_as_test)
 
@@ -48,16 +50,30 @@ _COMMON = dict(deadline=None, stateful_step_count=30, report_multiple_bugs=True,
 # Every profile sets derandomize explicitly: Hypothesis loads its own "ci" profile (derandomize,
 # no database) when it sees CI=true, and settings not given here would be inherited from it.
 SETTINGS: dict[str, Settings] = {
-    # fast, the default: a quick budget per (fix set, profile) and round, random
+    # the default: a quick budget per (fix set, profile) and round, no example database; the
+    # search is seeded (`cell_seed`, base `DEFAULT_SEED`), so every run finds the same
     "dev": Settings(max_examples=100, database=None, derandomize=False, **_COMMON),
-    # deterministic: same budget, derandomized, no example database
+    # the same search as dev (same seed and budget); kept as the name CI jobs use
     "ci": Settings(max_examples=100, database=None, derandomize=True, **_COMMON),
-    # long runs: large budgets, random, persistent example database under .hypothesis/
+    # long runs: large budgets, a random seed base (printed), persistent example database
+    # under .hypothesis/examples (failures found by earlier nightly runs are replayed first)
     "nightly": Settings(max_examples=1000, derandomize=False,
                         **{**_COMMON, "stateful_step_count": 60}),
 }
 """Hypothesis settings per profile (`pytest model/ --profile NAME`). `max_examples` is the budget of
 one search round of one (fix set, assumption profile); see docs/driver.md."""
+
+DEFAULT_SEED = 0
+"""The seed base of every run that is not random (`--profile dev|ci` without `--seed`)."""
+RANDOM_PROFILES = ("nightly",)
+"""Settings profiles whose seed base is drawn at random (and printed) unless `--seed` is given."""
+
+
+def cell_seed(base: int, *parts: object) -> int:
+    """The Hypothesis seed of one search: a digest of the run's seed base and what is searched
+    (fix set, profile, environment, round), so cells differ from each other and not between runs."""
+    digest = hashlib.sha256(":".join(map(str, (base, *parts))).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
 
 
 def settings_for(profile: str, budget: int | None = None, **overrides: Any) -> Settings:
@@ -430,7 +446,8 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 def search(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None = None,
            settings: Settings | None = None, mode: str = "explore", properties=P.ALL,
            require_switch: bool = False, max_rounds: int = 8,
-           environment: str = DEFAULT_ENVIRONMENT) -> SearchResult:
+           environment: str = DEFAULT_ENVIRONMENT, seed: int | None = DEFAULT_SEED
+           ) -> SearchResult:
     """Search for violations of each of `properties`; each one found is a Finding with its steps.
 
     mode "explore": one Hypothesis run in which nothing raises; every violation is recorded with
@@ -443,7 +460,7 @@ def search(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None
     wanted = [p for p in P.ALL if p in properties]
     start = time.perf_counter()
     if mode == "explore":
-        machine = variant(base, (), require_switch)
+        machine = seeded(variant(base, (), require_switch), seed, fix_set, profile, environment, 1)
         run_state_machine_as_test(machine, settings=settings)
         result.rounds = 1
         _absorb(result, machine.tally, [])
@@ -455,7 +472,8 @@ def search(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None
         remaining = wanted
         while remaining and result.rounds < max_rounds:
             result.rounds += 1
-            machine = variant(base, remaining, require_switch)
+            machine = seeded(variant(base, remaining, require_switch), seed, fix_set, profile,
+                             environment, result.rounds)
             found: list[BaseException] = []
             try:
                 run_state_machine_as_test(machine, settings=settings)
@@ -496,12 +514,22 @@ def _absorb(result: SearchResult, t: Tally, found: list[BaseException]) -> int:
     return new
 
 
+def seeded(machine: type[HandoverMachine], seed: int | None, *parts: object
+           ) -> type[HandoverMachine]:
+    """The machine with its Hypothesis seed set (`cell_seed(seed, *parts)`); unchanged when
+    `seed` is None (Hypothesis's own randomness)."""
+    if seed is None:
+        return machine
+    return hypothesis_seed(cell_seed(seed, *parts))(machine)
+
+
 def observe(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None = None,
-            settings: Settings | None = None, environment: str = DEFAULT_ENVIRONMENT) -> Tally:
+            settings: Settings | None = None, environment: str = DEFAULT_ENVIRONMENT,
+            seed: int | None = DEFAULT_SEED) -> Tally:
     """Run the machine with no target (nothing raises) and return what it saw: witnesses, and
     the violations recorded (with their unshrunk steps)."""
     base = machine_for(fix_set, profile, cfg=cfg, environment=environment)
-    machine = variant(base, ())
+    machine = seeded(variant(base, ()), seed, fix_set, profile, environment, "observe")
     run_state_machine_as_test(machine, settings=settings or SETTINGS["dev"])
     return machine.tally
 

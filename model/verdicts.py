@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import fixes
+from model import classify as C
 from model import counterexample as CX
 from model import driver as D
 from model import properties as P
@@ -30,20 +31,24 @@ COMMAND = "pytest model/ -n 2"
 
 def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore",
              cfg: Config | None = None, out_dir: str | Path = CX.COUNTEREXAMPLES,
-             shrink_replays: int = 400, environment: str = D.DEFAULT_ENVIRONMENT) -> dict[str, Any]:
-    """Search, shrink, replay and write; the cell record for (fix_set, profile, environment)."""
+             shrink_replays: int = 400, environment: str = D.DEFAULT_ENVIRONMENT,
+             seed: int | None = D.DEFAULT_SEED) -> dict[str, Any]:
+    """Search, shrink, replay and write; the cell record for (fix_set, profile, environment).
+
+    Each violation carries its counterexample's class and family signature (`model.classify`);
+    `diagnostics` holds the strict forms (`properties.DIAGNOSTICS`), reported and never failing."""
     start = time.perf_counter()
     where = f"{profile}.{environment}"      # counterexample names: fix__profile.env__Property
     for stale in Path(out_dir).glob(CX.stem(fix_set, where, "X")[:-1] + "*"):
         stale.unlink()       # a cell that now holds must not keep an old counterexample
     found = D.search(fix_set, profile, cfg=cfg, settings=settings, mode=mode,
-                     environment=environment)
+                     environment=environment, seed=seed)
     cell: dict[str, Any] = {
         "fix_set": fix_set, "profile": profile, "environment": environment,
         "fixes": list(found.cfg.fixes),
         "assumptions": {k: v for k, v in found.cfg.assumptions.items()},
         "examples": found.examples, "steps": found.steps, "mode": mode,
-        "witnesses": found.witnesses, "properties": {}, "errors": [],
+        "witnesses": found.witnesses, "properties": {}, "errors": [], "diagnostics": {},
     }
     for prop in P.ALL:
         f = found.findings.get(prop)
@@ -57,11 +62,20 @@ def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore"
             trace, found.cfg, prop, name, out_dir,
             description=f"{prop} violated by {fix_set} under {profile} ({environment} environment): "
                         f"found by the Hypothesis "
-                        f"driver ({len(f.steps)} steps), shrunk to {len(steps)}.")
+                        f"driver ({len(f.steps)} steps), shrunk to {len(steps)}; class "
+                        f"{C.classify(steps, found.cfg)}.",
+            notes=f"**Class:** {C.classify(steps, found.cfg)}: "
+                  f"{C.CLASSES[C.classify(steps, found.cfg)]} (`docs/reading-verdicts.md`).")
         cell["properties"][prop] = {
             "status": "violated", "detail": f.detail, "counterexample": str(json_path),
             "page": str(md_path), "steps": len(steps), "found_steps": len(f.steps),
-            "runs": found.runs.get(prop, 0)}
+            "runs": found.runs.get(prop, 0), "class": C.classify(steps, found.cfg),
+            "signature": C.signature(prop, steps, found.cfg)}
+    for name in P.DIAGNOSTICS:
+        f = found.diagnostics.get(name)
+        cell["diagnostics"][name] = (
+            {"status": "holds", "runs": found.runs.get(name, 0)} if f is None else
+            {"status": "violated", "detail": f.detail, "found_steps": len(f.steps)})
     for k, (text, steps) in enumerate(found.errors):
         record: dict[str, Any] = {"error": text}
         if steps:
@@ -99,9 +113,23 @@ def matrix(cells: list[dict]) -> dict[str, Any]:
                 if best is None or v["steps"] < best:
                     agg.update(steps=v["steps"], counterexample=v["counterexample"],
                                page=v["page"], detail=v["detail"], profile=cell["profile"])
+                cls = v.get("class", "unclassified")
+                by = agg.setdefault("classes", {}).setdefault(cls, {"profiles": []})
+                by["profiles"].append(cell["profile"])
+                if by.get("steps") is None or v["steps"] < by["steps"]:
+                    by.update(steps=v["steps"], counterexample=v["counterexample"],
+                              page=v["page"], signature=v.get("signature", ""))
+                agg["class"] = min(agg["classes"], key=_class_rank)
             else:
                 agg["runs"] += v["runs"]
                 agg["held_under"].append(cell["profile"])
+    diagnostics: dict[str, dict] = {}
+    for cell in cells:
+        for name, v in cell.get("diagnostics", {}).items():
+            agg = diagnostics.setdefault(cell["fix_set"], {}).setdefault(name, [])
+            if v["status"] == "violated":
+                agg.append(cell["profile"])
+    diagnostics = {fs: diagnostics[fs] for fs in rows if fs in diagnostics}
     profiles = sorted({c["profile"] for c in cells})
     errors = [dict(e, fix_set=c["fix_set"], profile=c["profile"]) for c in cells for e in c["errors"]]
     witnesses: dict[str, int] = {n: 0 for n in P.WITNESSES}
@@ -110,10 +138,15 @@ def matrix(cells: list[dict]) -> dict[str, Any]:
             for n, k in c["witnesses"].items():
                 witnesses[n] += k
     return {"properties": list(P.ALL), "profiles": profiles, "rows": rows, "errors": errors,
-            "baseline_witnesses": witnesses,
+            "diagnostics": diagnostics, "baseline_witnesses": witnesses,
             "examples": sum(c["examples"] for c in cells),
             "seconds": round(sum(c["seconds"] for c in cells), 1),
             "modes": sorted({c["mode"] for c in cells})}
+
+
+def _class_rank(cls: str) -> int:
+    order = list(C.CLASSES)
+    return order.index(cls) if cls in order else len(order)
 
 
 def matrices(cells: list[dict]) -> dict[str, dict]:
@@ -133,7 +166,22 @@ ENV_TITLES = {
 def _short(agg: dict, n_profiles: int) -> str:
     if agg["status"] == "holds":
         return f"holds ({agg['runs']} runs)"
-    return f"VIOLATED {len(agg['profiles'])}/{n_profiles}"
+    return f"VIOLATED {len(agg['profiles'])}/{n_profiles} {agg.get('class', '')}".rstrip()
+
+
+def _by_class(agg: dict) -> list[tuple[str, dict]]:
+    """(class, its shortest counterexample and profiles), from the everyday class on."""
+    return sorted(agg.get("classes", {}).items(), key=lambda kv: _class_rank(kv[0]))
+
+
+def diagnostics_lines(m: dict) -> list[str]:
+    """One line per fix set: the strict diagnostics it violates (they never fail a run)."""
+    out = []
+    for fs, diag in m.get("diagnostics", {}).items():
+        parts = [f"{name} under {len(under)}/{len(m['profiles'])}" for name, under in diag.items()
+                 if under]
+        out.append(f"{fs}: " + ("; ".join(parts) if parts else "none violated"))
+    return out
 
 
 def text(m: dict) -> str:
@@ -155,6 +203,12 @@ def text(m: dict) -> str:
             if agg["status"] == "violated":
                 lines.append(f"{fs} / {p}: violated under {', '.join(agg['profiles'])}; "
                              f"shortest ({agg['steps']} steps): {agg['counterexample']}")
+                for cls, by in _by_class(agg):
+                    lines.append(f"    {cls} ({len(by['profiles'])} profiles), shortest "
+                                 f"{by['steps']} steps: {by['counterexample']}")
+    if m.get("diagnostics"):
+        lines.append("diagnostics (strict forms, never a failure; docs/properties.md):")
+        lines += ["    " + line for line in diagnostics_lines(m)]
     seen = m["baseline_witnesses"]
     if m["rows"].get("baseline"):
         lines.append("baseline witnesses seen: " + ", ".join(f"{k} x{v}" for k, v in seen.items()))
@@ -185,12 +239,19 @@ def markdown(m: dict, command: str = COMMAND) -> str:
                 under = ("all profiles" if not missing else
                          f"all but {', '.join(missing)}" if len(missing) < len(agg["profiles"])
                          else ", ".join(agg["profiles"]))
-                cells.append(f"**violated** under {under}: [{agg['steps']} steps]"
-                             f"({agg['page']})")
+                shortest = "; ".join(f"{cls} [{by['steps']} steps]({by['page']})"
+                                     for cls, by in _by_class(agg))
+                cells.append(f"**violated** under {under}: " + (shortest or
+                                                                 f"[{agg['steps']} steps]"
+                                                                 f"({agg['page']})"))
         out.append(f"| {fs} | " + " | ".join(cells) + " |")
     out += ["", "Counterexample links point into `results/` (git-ignored): run the command above to "
             "produce them. Each is a `handover.trace/1` file that `handover replay` replays to the "
             "violation, beside a Markdown page.", ""]
+    if m.get("diagnostics"):
+        out += ["Diagnostics (the strict forms of OneBridgePerRoom and BridgeStatusTruthful; "
+                "reported, never a failure; `docs/properties.md`):", ""]
+        out += [f"- {line}" for line in diagnostics_lines(m)] + [""]
     seen = m["baseline_witnesses"]
     if m["rows"].get("baseline"):
         out.append("Witnesses seen in the baseline's runs: "
@@ -221,16 +282,37 @@ def markdown_all(ms: dict[str, dict], command: str = COMMAND) -> str:
     return "\n".join(out)
 
 
-def write(ms: dict[str, dict], out_dir: str | Path = RESULTS) -> tuple[Path, Path]:
-    """Write every environment's matrix; `ms` is {environment: matrix} (or one matrix)."""
+def write(ms: dict[str, dict], out_dir: str | Path = RESULTS, status: dict | None = None,
+          note: list[str] | None = None) -> tuple[Path, Path]:
+    """Write every environment's matrix; `ms` is {environment: matrix} (or one matrix).
+
+    `status` (`results.completeness`) says whether the matrix is complete; it goes into each
+    environment's JSON as "status" (with that environment's missing cells), and `note` (Markdown
+    lines: complete or PARTIAL, missing cells, runs) goes under the Markdown title. Each file is
+    replaced whole (written aside, then renamed), so an interrupt never leaves half a file."""
     if "rows" in ms:
         ms = {D.DEFAULT_ENVIRONMENT: ms}
+    if status is not None:
+        ms = {env: dict(m, status={"complete": status["complete"],
+                                   "missing": [k for k in status["missing"]
+                                               if k.endswith(f"#{env}")]})
+              for env, m in ms.items()}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     md, js = out / "verdicts.md", out / "verdicts.json"
-    md.write_text(markdown_all(ms))
-    js.write_text(json.dumps(ms, indent=2) + "\n")
+    text = markdown_all(ms)
+    if note:
+        title, _, rest = text.partition("\n\n")
+        text = title + "\n\n" + "\n".join(note) + "\n\n" + rest
+    _replace(md, text)
+    _replace(js, json.dumps(ms, indent=2) + "\n")
     return md, js
+
+
+def _replace(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
