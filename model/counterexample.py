@@ -49,12 +49,18 @@ def page(result: runner.Result, prop: str, title: str, replay_cmd: str, notes: s
 
 
 def write(trace: Trace, cfg: Config, prop: str, name: str, out_dir: str | Path = COUNTEREXAMPLES,
-          description: str = "", notes: str = "") -> tuple[Path, Path]:
-    """Replay, then write `<out_dir>/<name>.json` and `<name>.md`; returns both paths."""
+          description: str = "", notes: str = "", race_window: bool = True) -> tuple[Path, Path]:
+    """Replay, then write `<out_dir>/<name>.json` and `<name>.md`; returns both paths.
+    `race_window`: measure the timing window (`model.race`, quick) into the description and page."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     trace = attrs.evolve(trace, expect=(("violates", (prop,)),), name=name)
     result = replay_check(trace, cfg, prop)
+    if race_window:
+        from model import race
+        line = race.window(trace, cfg, prop, quick=True).text
+        description = (description + " " if description else "") + f"Race window: {line}"
+        notes = f"**Race window:** {line}" + (f"\n\n{notes}" if notes else "")
     json_path, md_path = out / f"{name}.json", out / f"{name}.md"
     dump(trace, json_path, description)
     title = f"{prop} violated: {', '.join(cfg.fixes)}"

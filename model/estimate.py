@@ -221,7 +221,8 @@ def families(est: Estimate, out_dir: Path, prop: str = PROP,
         desc = (f"{prop} violated by {est.fix} in session {i} of seed {est.seed} under the user "
                 f"model {est.scenario} (handover estimate), shrunk to {len(steps)} steps."
                 + (f" Race window: {win.text}" if win else ""))
-        json_path, _ = CX.write(trace, est.cfg, prop, name, out_dir, description=desc, notes=note)
+        json_path, _ = CX.write(trace, est.cfg, prop, name, out_dir, description=desc, notes=note,
+                                race_window=False)
         timed_path = Path(out_dir) / f"{name}.timed.json"
         dump(_make_trace(rep.steps, est.cfg, prop, name + ".timed"), timed_path,
              f"Session {i} of seed {est.seed} ({est.scenario}, {est.fix}) as the timed engine ran "

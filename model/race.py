@@ -6,8 +6,8 @@ order) in the timed engine (`model.timed`) with every message taking its link's 
 (`latency.Sampler(typical=True)`), then varies one delay at a time until the violation disappears:
 
 1. *User timing.* For each step after the first, the delay since the previous user step is set to
-   each value of `GRID` (0 ms to 10 min) with the other delays as in the trace; each change of
-   outcome between two grid points is bisected to the millisecond. A trace's delay is "wait until
+   each value of `GRID` (0 ms to 10 min) and to the trace's own delay, with the other delays as in
+   the trace; each change of outcome between two points is bisected to the millisecond. A trace's delay is "wait until
    the system is quiet, plus the time its `advance` steps let pass" where the trace settles or
    advances between two steps, and the model time that passed otherwise.
 2. *Message delays.* The story as in the trace, with `LATENCY_DRAWS` independent random latency
@@ -44,7 +44,15 @@ GRID = (0, 1, 2, 5, 10, 20, 50, 100, 150, 200, 300, 500, 750, 1_000, 1_500, 2_00
 """User delays tried (ms): dense around the model's timers (2 s retry, 5 s reconnect, 20 s windows,
 60 s grace)."""
 
+QUICK_GRID = (0, 10, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 59_000,
+              60_000, 61_000, 120_000, 600_000)
+"""A coarser grid for counterexample pages (`quick=True`)."""
+QUICK_HALVINGS = 10
+"""With `quick=True`, each change of outcome is bisected 10 times: to 1 ms within 1 s of a grid
+point, to about 60 ms between 1 and 2 min."""
+
 LATENCY_DRAWS = 20
+QUICK_DRAWS = 10
 TAIL_MS = 90_000
 """The timed replay runs on this long after the last step (the grace period and its dispose)."""
 
@@ -168,11 +176,13 @@ class _Probe:
     def __init__(self, cfg: Config, prop: str, budget: int):
         self.cfg, self.prop, self.budget, self.runs = cfg, prop, budget, 0
 
-    def violated(self, events: list[UserEvent], sampler: Sampler | None = None) -> bool:
+    def session(self, events: list[UserEvent], sampler: Sampler | None = None):
         self.runs += 1
-        s = Scheduler(self.cfg, events, sampler or Sampler(typical=True), TAIL_MS, self.prop,
-                      record=False, after_switch=False).run()
-        return s.failed
+        return Scheduler(self.cfg, events, sampler or Sampler(typical=True), TAIL_MS, self.prop,
+                         record=False, after_switch=False).run()
+
+    def violated(self, events: list[UserEvent], sampler: Sampler | None = None) -> bool:
+        return self.session(events, sampler).failed
 
 
 def _intervals(points: list[tuple[int, bool]]) -> tuple:
@@ -189,8 +199,10 @@ def _intervals(points: list[tuple[int, bool]]) -> tuple:
     return tuple(out)
 
 
-def scan_gap(probe: _Probe, events: list[UserEvent], k: int, grid=GRID) -> tuple:
-    """The delays before story step k (ms intervals) at which the violation shows."""
+def scan_gap(probe: _Probe, events: list[UserEvent], k: int, grid=GRID,
+             max_halvings: int = 64) -> tuple:
+    """The delays before story step k (ms intervals) at which the violation shows; each change of
+    outcome is bisected to 1 ms, or for `max_halvings` halvings."""
     def bad(d: int) -> bool:
         evs = list(events)
         evs[k] = UserEvent(events[k].step, d, "prev")
@@ -202,7 +214,9 @@ def scan_gap(probe: _Probe, events: list[UserEvent], k: int, grid=GRID) -> tuple
         if ba == bb:
             continue
         lo, hi = a, b           # outcome(lo) = ba, outcome(hi) = bb
-        while hi - lo > 1:
+        for _ in range(max_halvings):
+            if hi - lo <= 1:
+                break
             mid = (lo + hi) // 2
             seen[mid] = bad(mid)
             if seen[mid] == ba:
@@ -213,20 +227,28 @@ def scan_gap(probe: _Probe, events: list[UserEvent], k: int, grid=GRID) -> tuple
 
 
 def window(trace: Trace, cfg: Config, prop: str | None = None, draws: int = LATENCY_DRAWS,
-           grid=GRID) -> RaceWindow:
+           grid=GRID, quick: bool = False) -> RaceWindow:
     """Measure the race window of `trace`'s violation of `prop` (default: the first property the
-    trace expects violated, else AudioReachesActiveRegion); see the module docstring."""
+    trace expects violated, else AudioReachesActiveRegion); see the module docstring. `quick`:
+    `QUICK_GRID`, `QUICK_HALVINGS` and `QUICK_DRAWS` latency draws (about half the runs)."""
+    if quick:
+        grid, draws = QUICK_GRID, min(draws, QUICK_DRAWS)
     prop = prop or (trace.expectation("violates") or (PROP,))[0]
     steps = [step_dict(s) for s in trace.steps]
     events = story(steps, cfg)
     probe = _Probe(cfg, prop, 0)
-    reproduced = probe.violated(events) if events else False
+    base_run = probe.session(events) if events else None
+    reproduced = bool(base_run and base_run.failed)
+    # the trace's own delays join the grid, so a window narrower than a grid cell is found
+    at = [t for t, _ in base_run.user_times] if base_run else []
+    own = [b - a for a, b in zip(at, at[1:])] if len(at) == len(events) else []
     gaps = []
     for k in range(1, len(events)):
         base = events[k]
-        violated = scan_gap(probe, events, k, grid)
+        points = tuple(sorted(set(grid) | ({own[k - 1]} if own else set())))
+        violated = scan_gap(probe, events, k, points, QUICK_HALVINGS if quick else 64)
         gaps.append(GapWindow(k, describe(events[k - 1].as_step), describe(base.as_step),
                               base.delay if base.after == "prev" else None, violated,
-                              (grid[0], grid[-1])))
+                              (points[0], points[-1])))
     hits = sum(probe.violated(events, Sampler(random.Random(f"race/{d}"))) for d in range(draws))
     return RaceWindow(prop, reproduced, tuple(gaps), hits, draws, probe.runs)

@@ -219,3 +219,12 @@ def test_race_window_of_a_quick_switch_is_narrow():
     (lo, hi), = quick.violated
     assert lo == 0 and 2 * L.PHONE_REGION.typical - 50 <= hi <= 2 * L.PHONE_REGION.typical + 50
     assert win.text.startswith("needs the switch to cloud-livekit within")
+
+
+def test_counterexample_pages_carry_the_race_window(tmp_path):
+    from model import counterexample as CX
+    trace = load(CORPUS / "switch-back-within-grace-shared.json")
+    json_path, md_path = CX.write(trace, runner.config_for(trace), timed.PROP, "x", tmp_path)
+    line = "needs the switch to cloud-debug within 60.005 s of the switch to france"
+    assert line in md_path.read_text() and "**Race window:**" in md_path.read_text()
+    assert f"Race window: {line}" in json_path.read_text()
