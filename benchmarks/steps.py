@@ -1,0 +1,114 @@
+"""Long traces: replay speed against the run's length (measured, never asserted).
+
+    .venv/bin/python benchmarks/steps.py [--lengths 10,100,1000,10000] [--out results/steps.json]
+
+A trace of `connect france, settle` then N times `speak, settle` (the reference profile, baseline)
+is replayed with `runner.run`, exactly as `handover replay` does: every safety property after every
+micro step, the quiescence properties after every settle. For each N it reports trace steps per
+second, micro steps (deliveries and timer firings) per second, and the ratio of micro steps/s to
+that at the shortest length: a flat ratio means the cost per step does not depend on the run's
+length (linear time). The reference, measured in the same run, is raw `world.step` calls replaying
+the micro steps of the shortest run with no property checked; "x reference" is the share of the
+replay's time the model's steps alone would take.
+
+To measure an older tree the same way (docs/performance.md, "Long traces"):
+
+    git archive 9f70e02 | (mkdir -p /tmp/before && tar -x -C /tmp/before)
+    PYTHONPATH=/tmp/before .venv/bin/python benchmarks/steps.py
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from model import runner
+from model import world as W
+from model.trace import parse, step_dict
+
+MIN_SECONDS = 0.5
+"""Short runs are repeated until they take at least this long."""
+
+
+def trace(n: int):
+    steps = [{"step": "connect", "region": "france"}, {"step": "settle"}]
+    steps += [{"step": "speak"}, {"step": "settle"}] * n
+    return parse({"format": "handover.trace/1", "steps": steps}, f"speak-settle-{n}")
+
+
+def micro_actions(n: int) -> list:
+    """The micro steps (actions given to `world.step`) of the n-pair run, in order."""
+    t = trace(n)
+    cfg = runner.config_for(t)
+    w, actions = W.initial(cfg), []
+    for step in t.steps:
+        w = runner.apply_step(w, step_dict(step), cfg, lambda a, world, recs: actions.append(a))
+    return actions
+
+
+def timed(fn) -> tuple[float, int]:
+    """(seconds per call, calls) of fn, repeated until MIN_SECONDS have passed."""
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        spent = time.perf_counter() - start
+        if spent >= MIN_SECONDS:
+            return spent / calls, calls
+
+
+def reference(n: int) -> dict:
+    t = trace(n)
+    cfg = runner.config_for(t)
+    actions = micro_actions(n)
+
+    def replay():
+        w = W.initial(cfg)
+        for a in actions:
+            w = W.step(w, a, cfg)
+    seconds, calls = timed(replay)
+    return {"what": f"world.step over the {len(actions)} micro steps of the {n}-pair run, "
+                    "no properties", "micro_steps_per_s": round(len(actions) / seconds)}
+
+
+def measure(n: int) -> dict:
+    t = trace(n)
+    micro = len(micro_actions(n))
+    seconds, calls = timed(lambda: runner.run(t))
+    return {"pairs": n, "trace_steps": len(t.steps), "micro_steps": micro,
+            "seconds": round(seconds, 4), "repeats": calls,
+            "trace_steps_per_s": round(len(t.steps) / seconds),
+            "micro_steps_per_s": round(micro / seconds)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lengths", default="10,100,1000,10000",
+                    help="numbers of speak/settle pairs, comma-separated")
+    ap.add_argument("--out", default="results/steps.json")
+    args = ap.parse_args()
+    lengths = [int(x) for x in args.lengths.split(",")]
+
+    ref = reference(lengths[0])
+    rows = [measure(n) for n in lengths]
+    for r in rows:
+        r["vs_shortest"] = round(r["micro_steps_per_s"] / rows[0]["micro_steps_per_s"], 2)
+        r["x_reference"] = round(r["micro_steps_per_s"] / ref["micro_steps_per_s"], 2)
+
+    print(f"reference: {ref['what']}: {ref['micro_steps_per_s']} micro steps/s")
+    print("| speak/settle pairs | trace steps | micro steps | seconds | trace steps/s | "
+          "micro steps/s | vs shortest | x reference |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['pairs']:,} | {r['trace_steps']:,} | {r['micro_steps']:,} | {r['seconds']:.3f} | "
+              f"{r['trace_steps_per_s']:,} | {r['micro_steps_per_s']:,} | {r['vs_shortest']} | "
+              f"{r['x_reference']} |")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"reference": ref, "rows": rows}, indent=2) + "\n")
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()
