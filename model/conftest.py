@@ -5,8 +5,10 @@
 
 Each (fix set, assumption profile) is one test (`test_verify.py`); the cell records they attach to
 their reports (`user_properties`, so pytest-xdist workers hand them to the controller) become the
-verdict matrix printed at the end and written under `results/`. Corpus replays (`test_corpus.py`)
-attach theirs the same way.
+verdict matrix printed at the end and written under `results/` (`--results DIR`). Corpus replays
+(`test_corpus.py`) attach theirs the same way. The results are merged by cell with earlier runs
+and marked partial when cells are missing (`model/results.py`): a subset run (`--fix`, `--env`) or
+an interrupted one (Ctrl-C) never passes for the full matrix.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import pytest
 
 import fixes
 from model import driver as D
+from model import session as run_session
+from model import results as R
 from model import verdicts as V
 from model.config import (ASSUMPTIONS, PROFILES, REFERENCE_PROFILE, ConfigError, assumptions_for,
                           parse_assumption)
@@ -43,6 +47,10 @@ def pytest_addoption(parser):
                 help="Hypothesis examples per (fix set, profile) (default: the profile's)")
     g.addoption("--mode", default=None, metavar="MODE",
                 help="search mode: explore (dev, ci) or rounds (nightly)")
+    run_session.addoption(g)     # --seed, --update-manifest, --manifest (model/session.py)
+    g.addoption("--results", default=None, metavar="DIR",
+                help="where the matrices, cells.json and counterexamples go (default: results/ "
+                     "in the rootdir)")
 
 
 @attrs.frozen
@@ -55,6 +63,14 @@ class Selection:
     environments: tuple = tuple(D.ENVIRONMENTS)
 
     def settings(self):
+        """The Hypothesis settings. With --budget in rounds mode (nightly's default) Hypothesis's
+        own shrink phase is off: it is not bounded by max_examples (it stops after 500 shrinks or
+        300 s per failure: `--budget 3` once ran one cell for 328 s); `model/shrink.py` still
+        shrinks every counterexample, within its own bound of replays."""
+        if self.budget is not None and self.mode == "rounds":
+            from hypothesis import Phase
+            return D.settings_for(self.profile, self.budget,
+                                  phases=[ph for ph in Phase if ph is not Phase.shrink])
         return D.settings_for(self.profile, self.budget)
 
 
@@ -111,8 +127,39 @@ _COLLECTED: dict[str, list] = {"handover_cell": [], "handover_corpus": []}
 """Records from the tests' reports, in the process that prints the summary (xdist controller)."""
 
 
+_SELECTED: dict[str, list] = {"cells": [], "corpus": []}
+"""The cell and corpus keys this run selected (after -k/deselection), from the collected ids."""
+
+CELL_TEST, CORPUS_TEST = "test_fix_set_under_profile", "test_fix_introduces_no_violation"
+
+
 def pytest_configure(config):
     config._handover = selection(config)
+    config.pluginmanager.register(run_session.Session(config), "handover-session")
+    out = config.getoption("results", default=None)
+    config._handover_results = Path(os.path.relpath(Path(out).resolve() if out else
+                                                    config.rootpath / "results"))
+
+
+def _note_selected(nodeids) -> None:
+    cells, corpus = [], []
+    for nid in nodeids:
+        name, _, param = nid.partition("[")
+        if name.endswith("::" + CELL_TEST):
+            cells.append(param[:-1])
+        elif name.endswith("::" + CORPUS_TEST):
+            corpus.append(param[:-1])
+    _SELECTED.update(cells=cells, corpus=corpus)
+
+
+def pytest_collection_finish(session):
+    _note_selected(item.nodeid for item in session.items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    if not (_SELECTED["cells"] or _SELECTED["corpus"]):   # every worker collects the same ids
+        _note_selected(ids)
 
 
 def pytest_generate_tests(metafunc):
@@ -130,7 +177,7 @@ def selected(request) -> Selection:
 
 @pytest.fixture
 def results_dir(request) -> Path:
-    return Path(os.path.relpath(request.config.rootpath / "results"))
+    return request.config._handover_results
 
 
 def pytest_runtest_logreport(report):
@@ -141,19 +188,61 @@ def pytest_runtest_logreport(report):
             _COLLECTED[key].append(json.loads(value))
 
 
+def _full_selection(sel: Selection) -> bool:
+    return (set(sel.fix_sets) == set(fixes.known()) and set(sel.environments) == set(D.ENVIRONMENTS)
+            and {(label, base, ov) for label, base, ov in sel.profiles}
+            == {(name, name, ()) for name in PROFILES})
+
+
+def full_matrix() -> list[str]:
+    """Every cell key of the full matrix (every environment, fix set and named profile)."""
+    return [f"{fs}@{p}#{env}" for env in D.ENVIRONMENTS for fs in fixes.known() for p in PROFILES]
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Merge this run's cells into results/ (model/results.py), mark what is missing, print."""
     cells, corpus = _COLLECTED["handover_cell"], _COLLECTED["handover_corpus"]
-    out = Path(os.path.relpath(config.rootpath / "results"))
+    out: Path = config._handover_results
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    write = terminalreporter.write_line
+    if not cells and not corpus:
+        if interrupted and (_SELECTED["cells"] or _SELECTED["corpus"]):
+            terminalreporter.section("handover results")
+            write(f"interrupted before any cell finished: {out}/ is unchanged")
+        return
+    sel: Selection = config._handover
+    from model import test_corpus
+    run = R.new_run("pytest " + " ".join(config.invocation_params.args),
+                    {"profile": sel.profile, "mode": sel.mode, "budget": sel.budget},
+                    _SELECTED["cells"], _SELECTED["corpus"], interrupted,
+                    [R.cell_key(c) for c in cells], [R.corpus_key(c) for c in corpus],
+                    _full_selection(sel) and not config.getoption("keyword", default=""))
+    root = Path.cwd()
+    store = R.merge(R.load_store(out), run, cells, corpus, root)
+    R.save_store(store, out)
+    removed = R.clean(store, out, root)
     if cells:
-        ms = V.matrices(cells)
-        md, js = V.write(ms, out)
-        terminalreporter.section("handover verdict matrix")
-        terminalreporter.write_line(V.text_all(ms))
-        terminalreporter.write_line(f"written: {md}, {js}")
+        ms = V.matrices(list(store["cells"].values()))
+        state = R.completeness(store["cells"], full_matrix())
+        md, js = V.write(ms, out, status=state, note=R.status_lines(store, "verdict", state, run))
+        terminalreporter.section("handover verdict matrix (this run)")
+        write(V.text_all(V.matrices(cells)))
+        write(f"written: {md}, {js} ({'complete' if state['complete'] else 'PARTIAL'}: "
+              f"{state['cells']} of {state['of']} cells"
+              + (f"; {len(store['cells']) - len(cells)} from earlier runs" if
+                 len(store["cells"]) > len(cells) else "") + ")")
     if corpus:
-        from model import test_corpus
-        m = test_corpus.corpus_matrix(corpus)
-        path = test_corpus.write(m, out)
-        terminalreporter.section("handover corpus replay (trace x fix set)")
-        terminalreporter.write_line(test_corpus.text(m))
-        terminalreporter.write_line(f"written: {path}")
+        m = test_corpus.corpus_matrix(list(store["corpus"].values()))
+        state = R.completeness(store["corpus"], test_corpus.full_keys())
+        path = test_corpus.write(m, out, note=R.status_lines(store, "corpus", state, run))
+        terminalreporter.section("handover corpus replay (trace x fix set, this run)")
+        write(test_corpus.text(test_corpus.corpus_matrix(corpus)))
+        write(f"written: {path} ({'complete' if state['complete'] else 'PARTIAL'}: "
+              f"{state['cells']} of {state['of']} cells)")
+    if run["status"] != "complete":
+        write(f"this run is {run['status'].upper()}: {run['finished']} of {run['selected']} "
+              f"selected cells finished" + (f"; unfinished: {', '.join(run['missing'][:10])}"
+                                            + (" ..." if len(run["missing"]) > 10 else "")
+                                            if run["missing"] else ""))
+    if removed:
+        write(f"removed {len(removed)} counterexample files no current cell points to")

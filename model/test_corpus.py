@@ -33,7 +33,30 @@ def replay(path: Path, fix_set: str) -> dict:
             "status": "violates" if result.violated else "holds"}
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+def selected_traces(fix_sets) -> list[Path]:
+    """The corpus traces whose own fix set is among `fix_sets` (`pytest model/ --fix`)."""
+    wanted = [set(fixes.expand([fs])) for fs in fix_sets]
+    return [p for p in CORPUS if set(fixes.expand(list(load(p).fixes))) in wanted]
+
+
+def full_keys() -> list[str]:
+    """Every cell of the full corpus matrix: `trace@fix set`."""
+    return [f"{p.stem}@{fs}" for p in CORPUS for fs in fixes.known()]
+
+
+def pytest_generate_tests(metafunc):
+    """`--fix` restricts the corpus as it restricts the verdict cells: the replays run only
+    against the selected fix sets, and a trace's own expectation is checked only when its fix
+    set is selected."""
+    fix_sets = metafunc.config._handover.fix_sets
+    if metafunc.function.__name__ == "test_corpus_trace_meets_its_expectation":
+        paths = selected_traces(fix_sets)
+        metafunc.parametrize("path", paths, ids=[p.stem for p in paths])
+    elif metafunc.function.__name__ == "test_fix_introduces_no_violation":
+        pairs = [(p, fs) for p in CORPUS for fs in fix_sets]
+        metafunc.parametrize("path,fix_set", pairs, ids=[f"{p.stem}@{fs}" for p, fs in pairs])
+
+
 def test_corpus_trace_meets_its_expectation(path):
     trace = load(path)
     result = runner.run(trace)
@@ -43,8 +66,6 @@ def test_corpus_trace_meets_its_expectation(path):
         f"violated {result.violated}")
 
 
-@pytest.mark.parametrize("fix_set", fixes.known())
-@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
 def test_fix_introduces_no_violation(path, fix_set, request):
     cell = replay(path, fix_set)
     base = replay(path, "baseline")
@@ -96,9 +117,11 @@ def text(m: dict) -> str:
     return "\n".join(lines)
 
 
-def write(m: dict, out_dir: Path) -> Path:
+def write(m: dict, out_dir: Path, note: list[str] | None = None) -> Path:
+    """`corpus.json` and `corpus.md`; `note` (complete or PARTIAL, runs) goes under the title."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "corpus.json").write_text(json.dumps(m, indent=2) + "\n")
     path = out_dir / "corpus.md"
-    path.write_text("# Corpus replay: fix set x trace\n\n```\n" + text(m) + "\n```\n")
+    head = "# Corpus replay: fix set x trace\n\n" + ("\n".join(note) + "\n\n" if note else "")
+    path.write_text(head + "```\n" + text(m) + "\n```\n")
     return path

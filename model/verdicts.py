@@ -39,10 +39,14 @@ def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore"
     `diagnostics` holds the strict forms (`properties.DIAGNOSTICS`), reported and never failing."""
     start = time.perf_counter()
     where = f"{profile}.{environment}"      # counterexample names: fix__profile.env__Property
-    for stale in Path(out_dir).glob(CX.stem(fix_set, where, "X")[:-1] + "*"):
+    earlier = {}
+    for stale in sorted(Path(out_dir).glob(CX.stem(fix_set, where, "X")[:-1] + "*")):
+        if stale.suffix == ".json":
+            earlier[stale.stem.rsplit("__", 1)[-1]] = stale.read_text()
         stale.unlink()       # a cell that now holds must not keep an old counterexample
     found = D.search(fix_set, profile, cfg=cfg, settings=settings, mode=mode,
                      environment=environment, seed=seed)
+    retry_earlier(found, earlier)
     cell: dict[str, Any] = {
         "fix_set": fix_set, "profile": profile, "environment": environment,
         "fixes": list(found.cfg.fixes),
@@ -90,6 +94,23 @@ def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore"
         cell["errors"].append(record)
     cell["seconds"] = round(time.perf_counter() - start, 2)
     return cell
+
+
+def retry_earlier(found: D.SearchResult, earlier: dict[str, str]) -> None:
+    """Failures an earlier run found are not lost: each counterexample the cell had before
+    (property -> its trace file's text) that this search did not find again is replayed under the
+    cell's config, and kept as a finding when it still violates its property."""
+    from model.trace import TraceError, parse, step_dict
+    for prop, text in earlier.items():
+        if prop not in P.ALL or prop in found.findings:
+            continue
+        try:
+            steps = [step_dict(s) for s in parse(json.loads(text)).steps]
+            hit = S.first_violation(steps, found.cfg, prop)
+        except (TraceError, ValueError, KeyError):
+            continue     # the model changed under it: the trace no longer replays
+        if hit is not None:
+            found.findings[prop] = D.Finding(prop, hit[1], steps[:hit[0] + 1])
 
 
 def violated(cell: dict) -> list[str]:
