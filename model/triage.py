@@ -102,6 +102,8 @@ def triage(profiles: list[str], budget: int, out: Path, derandomize: bool = True
         f = found.findings.get(SYMPTOM)
         if f is None:
             row["symptom"] = False
+            for old in (out / f"{profile}__{SYMPTOM}.json", out / f"{profile}__{SYMPTOM}.md"):
+                old.unlink(missing_ok=True)     # an earlier triage's, no longer true
         else:
             steps = S.shrink_steps(f.steps, found.cfg, SYMPTOM, after_switch=True)
             name = f"{profile}__{SYMPTOM}"

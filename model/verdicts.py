@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -314,7 +315,8 @@ def write(ms: dict[str, dict], out_dir: str | Path = RESULTS, status: dict | Non
     if "rows" in ms:
         ms = {D.DEFAULT_ENVIRONMENT: ms}
     if status is not None:
-        ms = {env: dict(m, status={"complete": status["complete"],
+        ms = {env: dict(m, status={"complete": status["complete"], "cells": status["cells"],
+                                   "of": status["of"],
                                    "missing": [k for k in status["missing"]
                                                if k.endswith(f"#{env}")]})
               for env, m in ms.items()}
@@ -345,6 +347,13 @@ def main(argv: list[str] | None = None) -> int:
     ms = json.loads((Path(args.results) / "verdicts.json").read_text())
     if "rows" in ms:
         ms = {D.DEFAULT_ENVIRONMENT: ms}
+    partial = next((m["status"] for m in ms.values()
+                    if not m.get("status", {}).get("complete", True)), None)
+    if args.docs and partial:
+        print(f"python -m model.verdicts: error: {args.results}/verdicts.json is PARTIAL "
+              f"({partial['cells']} of {partial['of']} cells): publish a complete run",
+              file=sys.stderr)
+        return 2
     if args.docs:
         Path("docs/verdicts.md").write_text(markdown_all(ms).replace("](results/", "](../results/"))
     else:

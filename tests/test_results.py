@@ -159,3 +159,17 @@ def test_budget_bounds_a_nightly_cell():
     s = Selection("nightly", ("baseline",), (), 3, "rounds").settings()
     assert s.max_examples == 3 and Phase.shrink not in s.phases
     assert Phase.shrink in Selection("nightly", ("baseline",), (), None, "rounds").settings().phases
+
+
+def test_a_partial_matrix_is_not_published_to_docs(tmp_path, monkeypatch, capsys):
+    from model import verdicts as V
+    monkeypatch.chdir(tmp_path)        # --docs writes docs/verdicts.md under the working folder
+    cells = [dict(cell("baseline", "actual-2025-10-17"), examples=1, steps=1, mode="explore",
+                  witnesses={}, seconds=0.1,
+                  properties={p: {"status": "holds", "runs": 1} for p in V.P.ALL})]
+    state = R.completeness(["baseline@actual-2025-10-17#switching"],
+                           ["baseline@actual-2025-10-17#switching", "baseline@H2-per-region#switching"])
+    V.write(V.matrices(cells), tmp_path / "results", status=state, note=["**PARTIAL**"])
+    assert V.main(["--results", str(tmp_path / "results"), "--docs"]) == 2
+    assert "PARTIAL (1 of 2 cells)" in capsys.readouterr().err
+    assert not (tmp_path / "docs").exists()
