@@ -231,6 +231,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
               f"{state['cells']} of {state['of']} cells"
               + (f"; {len(store['cells']) - len(cells)} from earlier runs" if
                  len(store["cells"]) > len(cells) else "") + ")")
+        from model import estimate   # beside the verdicts: how often, for timed users
+        terminalreporter.section("handover estimated failure probability (this run's fix sets)")
+        for line in estimate.matrix_lines(list(dict.fromkeys(c["fix_set"] for c in cells))):
+            write(line)
     if corpus:
         m = test_corpus.corpus_matrix(list(store["corpus"].values()))
         state = R.completeness(store["corpus"], test_corpus.full_keys())

@@ -115,7 +115,7 @@ class RaceWindow:
                     f"timing; {lat}: needs an interleaving far from typical message delays")
         if self.bounded:
             needs = "; ".join(g.text for g in self.bounded)
-            return f"needs {needs}; {lat}"
+            return f"needs {needs} (one delay varied at a time, the others as in the trace); {lat}"
         return f"any delay: happens at every tested user timing (0 ms-10 min between steps), {lat}"
 
     def to_json(self) -> dict[str, Any]:
