@@ -173,3 +173,12 @@ def test_a_partial_matrix_is_not_published_to_docs(tmp_path, monkeypatch, capsys
     assert V.main(["--results", str(tmp_path / "results"), "--docs"]) == 2
     assert "PARTIAL (1 of 2 cells)" in capsys.readouterr().err
     assert not (tmp_path / "docs").exists()
+
+
+def test_the_counterexample_name_in_docs_driver_is_the_one_written():
+    """docs/driver.md names the file a run writes (the name `verdicts.evaluate` gives it)."""
+    from model import counterexample as CX
+    doc = (ROOT / "docs" / "driver.md").read_text()
+    name = CX.stem("baseline", "actual-2025-10-17.switching", "AudioReachesActiveRegion")
+    assert f"results/counterexamples/{name}.json" in doc
+    assert "<fix set>__<profile>.<environment>__<Property>" in doc
