@@ -163,3 +163,32 @@ def test_nothing_the_user_wrote_is_modified(capsys, tmp_path):
         run(capsys, trace, "--format", fmt, "--check")
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     assert trace.stat().st_mtime_ns == mtime
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0
+    from importlib import metadata
+    assert capsys.readouterr().out.strip() == f"handover {metadata.version('handover')}"
+
+
+def test_replay_help_lists_fix_names_assumption_keys_and_exit_statuses(capsys):
+    import fixes
+    from model.config import ASSUMPTIONS
+    with pytest.raises(SystemExit):
+        cli.main(["replay", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert all(name in out for name in fixes.known())
+    assert all(f"{key}=" in out for key in ASSUMPTIONS)
+    assert "topology=shared|per-region|centralus-shared" in out
+    for status in ("0 every property held", "1 a property was violated", "2 bad input",
+                   "3 model and real server disagree", "130 interrupted"):
+        assert status in out
+
+
+def test_triage_help_has_a_description(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["triage", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "For each assumption profile, search the baseline" in out and "130 interrupted" in out
