@@ -147,6 +147,13 @@ QUIESCENT_CHECKS = {**P.QUIESCENT, **P.DIAGNOSTIC_QUIESCENT}
 """What a run checks: the properties and the diagnostics (recorded, never a target)."""
 
 
+CALM_EXCLUDED = frozenset({A.NetworkDelivers, A.ClockFiresTimer})
+"""What a calm machine (`calm=True`, `search(..., calm=True)`) never does itself: it delivers and
+fires timers only inside `settle` and `advance`. Every user step or fault it takes is followed by
+a settle, and time passes only with the system running normally, so whatever it finds is of the
+class `everyday` (or `fault`): `model.classify`."""
+
+
 class HandoverMachine(RuleBasedStateMachine):
     """Base class; `machine_for` makes the subclass for one fix set and assumption profile."""
     fix_set: str = "baseline"
@@ -154,6 +161,7 @@ class HandoverMachine(RuleBasedStateMachine):
     cfg: Config = None  # type: ignore[assignment]
     targets: frozenset = frozenset(P.ALL)
     require_switch: bool = False     # a target counts only after a region switch (triage)
+    calm: bool = False               # everyday search: every action is followed by a settle
     environment: str = DEFAULT_ENVIRONMENT
     tally: Tally = None  # type: ignore[assignment]
 
@@ -170,7 +178,7 @@ class HandoverMachine(RuleBasedStateMachine):
 
     # --- bookkeeping ------------------------------------------------------------------------
     def enabled_of(self, kind: type) -> list:
-        if kind in ENVIRONMENTS[self.environment]:
+        if kind in ENVIRONMENTS[self.environment] or (self.calm and kind in CALM_EXCLUDED):
             return []
         if self._kinds is None:
             kinds: dict = {}
@@ -244,18 +252,25 @@ class HandoverMachine(RuleBasedStateMachine):
             return self.model_error(exc)
         self._kinds = None
         self.check_safety(self.world)   # also an invariant; here so steps are attributed at once
+        if self.calm:
+            self.run_settle()
 
     def run_settle(self) -> None:
+        self.run_macro({"step": "settle"}, W.settle)
+
+    def run_macro(self, step: dict, run, *args) -> None:
+        """A macro step (`settle`, `advance`): the system runs normally; safety is checked after
+        every micro step it takes, the quiescence properties at the end."""
         if self.dead:
             return
-        self.steps.append({"step": "settle"})
+        self.steps.append(step)
         self.inside = []
 
         def on_step(action, world, records):
             self.inside.append(action)
             self.check_safety(world)
         try:
-            self.world = W.settle(self.world, self.cfg, on_step)
+            self.world = run(self.world, *args, self.cfg, on_step)
         except Violation:
             raise
         except MODEL_ERRORS as exc:
@@ -308,6 +323,8 @@ class HandoverMachine(RuleBasedStateMachine):
 
     @rule(ms=st.sampled_from(W.ADVANCE_MS))
     def clock_advances(self, ms):
+        if self.calm:        # time passes with the system running normally
+            return self.run_macro({"step": "advance", "seconds": ms / 1000}, W.advance, ms)
         self.take(A.ClockAdvances, W.ADVANCE_MS.index(ms))
 
     @rule()
@@ -381,12 +398,12 @@ def machine_for(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config |
     return cls
 
 
-def variant(base: type[HandoverMachine], targets, require_switch: bool = False
-            ) -> type[HandoverMachine]:
+def variant(base: type[HandoverMachine], targets, require_switch: bool = False,
+            calm: bool = False) -> type[HandoverMachine]:
     """The same machine (same name, so the printed replay stays valid) raising only for `targets`,
     with a fresh tally."""
     return type(base.__name__, (base,), {"targets": frozenset(targets), "tally": Tally(),
-                                         "require_switch": require_switch,
+                                         "require_switch": require_switch, "calm": calm,
                                          "__module__": __name__, "__qualname__": base.__name__})
 
 
@@ -446,8 +463,8 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 def search(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None = None,
            settings: Settings | None = None, mode: str = "explore", properties=P.ALL,
            require_switch: bool = False, max_rounds: int = 8,
-           environment: str = DEFAULT_ENVIRONMENT, seed: int | None = DEFAULT_SEED
-           ) -> SearchResult:
+           environment: str = DEFAULT_ENVIRONMENT, seed: int | None = DEFAULT_SEED,
+           calm: bool = False) -> SearchResult:
     """Search for violations of each of `properties`; each one found is a Finding with its steps.
 
     mode "explore": one Hypothesis run in which nothing raises; every violation is recorded with
@@ -460,7 +477,8 @@ def search(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None
     wanted = [p for p in P.ALL if p in properties]
     start = time.perf_counter()
     if mode == "explore":
-        machine = seeded(variant(base, (), require_switch), seed, fix_set, profile, environment, 1)
+        machine = seeded(variant(base, (), require_switch, calm), seed, fix_set, profile,
+                         environment, "calm" if calm else 1)
         run_state_machine_as_test(machine, settings=settings)
         result.rounds = 1
         _absorb(result, machine.tally, [])
@@ -472,7 +490,7 @@ def search(fix_set: str, profile: str = REFERENCE_PROFILE, *, cfg: Config | None
         remaining = wanted
         while remaining and result.rounds < max_rounds:
             result.rounds += 1
-            machine = seeded(variant(base, remaining, require_switch), seed, fix_set, profile,
+            machine = seeded(variant(base, remaining, require_switch, calm), seed, fix_set, profile,
                              environment, result.rounds)
             found: list[BaseException] = []
             try:

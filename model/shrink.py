@@ -119,6 +119,7 @@ class Shrinker:
     replays: int = 0
     accepted: int = 0
     error: bool = False             # shrink a model error rather than a property violation
+    max_class: str | None = None    # keep the class (model.classify) no more contrived than this
 
     def predicate(self, steps: list[dict]) -> int | None:
         if self.error:
@@ -135,7 +136,14 @@ class Shrinker:
             raise _Budget
         self.replays += 1
         found = self.predicate(steps)
-        return None if found is None else steps[:found + 1]
+        if found is None:
+            return None
+        if self.max_class is not None:
+            from model import classify
+            rank = list(classify.CLASSES)
+            if rank.index(classify.classify(steps[:found + 1], self.cfg)) > rank.index(self.max_class):
+                return None
+        return steps[:found + 1]
 
     def shrink(self, steps: list[dict]) -> list[dict]:
         best = self.test(list(steps))
@@ -214,8 +222,11 @@ def _micro_count(steps: list[dict]) -> int:
 
 
 def shrink_steps(steps: list[dict], cfg: Config, prop: str, after_switch: bool = False,
-                 max_replays: int = 400) -> list[dict]:
-    return Shrinker(cfg, prop, after_switch, max_replays).shrink(list(steps))
+                 max_replays: int = 400, max_class: str | None = None) -> list[dict]:
+    """The shrunk steps; with `max_class`, only candidates whose class (`model.classify`) is no
+    more contrived than it are accepted (an everyday counterexample stays everyday)."""
+    return Shrinker(cfg, prop, after_switch, max_replays,
+                    max_class=max_class).shrink(list(steps))
 
 
 def shrink_trace(trace: Trace, cfg: Config, prop: str, after_switch: bool = False,
