@@ -26,7 +26,8 @@ HARD_STOP = 10.0
 
 class Guard:
     """`with Guard() as g: ... g.check() ...`: Ctrl-C inside the block raises KeyboardInterrupt,
-    again and again until the block is left. Outside the main thread it does nothing."""
+    again and again until the block is left. Outside the main thread, or where there are no
+    interval timers (Windows), it does nothing and Python's own Ctrl-C handling applies."""
 
     def __init__(self, message: str = "handover: interrupted") -> None:
         self.message = message
@@ -59,7 +60,7 @@ class Guard:
             raise KeyboardInterrupt
 
     def __enter__(self) -> "Guard":
-        if threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
             self._old = {signal.SIGINT: signal.signal(signal.SIGINT, self._on_sigint),
                          signal.SIGALRM: signal.signal(signal.SIGALRM, self._on_alarm)}
             self.active = True
