@@ -60,7 +60,7 @@ by the same day in milliseconds."""
 MAX_PODS = max(ASSUMPTIONS["pods_per_region"][0])
 
 MAX_DEPTH = 32
-"""JSON nesting deeper than this is refused before parsing (a trace nests 4 levels)."""
+"""JSON nesting deeper than this is refused (a trace nests 4 levels)."""
 
 MAX_BYTES = 64 * 1024 * 1024
 """A trace file larger than this is refused unread."""
@@ -243,26 +243,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _depth(text: str) -> int:
-    """The deepest nesting of [ and { outside strings (a linear scan, no recursion)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists/objects nest more than `limit` levels (iterative; stops at the first too deep)."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (list, dict)):
+            if depth > limit:
+                return True
+            stack.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return False
 
 
 def loads(raw: bytes, where: str = "trace") -> Any:
@@ -273,18 +263,22 @@ def loads(raw: bytes, where: str = "trace") -> Any:
     except UnicodeDecodeError as e:
         raise TraceError(f"{where}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
                          f"a trace is UTF-8 JSON") from None
-    if _depth(text) > MAX_DEPTH:
-        raise TraceError(f"{where}: JSON nested deeper than {MAX_DEPTH} levels, not a trace")
+    too_deep = TraceError(f"{where}: JSON nested deeper than {MAX_DEPTH} levels, not a trace")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
                           parse_float=_finite_float)
+    except RecursionError:
+        raise too_deep from None
     except json.JSONDecodeError as e:
         raise TraceError(f"{where}: not JSON ({e.msg} at line {e.lineno})") from None
     except _Refused as e:
         raise TraceError(f"{where}: {e}") from None
-    except (ValueError, RecursionError) as e:   # e.g. an integer of more than 4300 digits
+    except ValueError as e:   # e.g. an integer of more than 4300 digits
         raise TraceError(f"{where}: not JSON ({str(e).splitlines()[0] if str(e) else type(e).__name__})") \
             from None
+    if _deeper_than(data, MAX_DEPTH):
+        raise too_deep
+    return data
 
 
 def to_json(trace: Trace, description: str = "") -> dict:

@@ -283,7 +283,7 @@ def malformed(draw) -> bytes:
     return raw
 
 
-@settings(max_examples=600, deadline=None, derandomize=True, database=None,
+@settings(max_examples=1000, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(malformed())
 def test_malformed_traces_are_one_line_errors_with_exit_2(data):
