@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
     _config_options(c)
     c.add_argument("--format", choices=("text", "json"), default="text")
     c.add_argument("--budget", type=int, default=None, metavar="N",
-                   help="states the search may expand (default 20000)")
+                   help="states the search may expand (default 5000)")
     c.add_argument("--choices", type=int, default=None, metavar="N",
                    help="choices (a user action or fault that writes no line, a delivery out of "
                         "the normal order) allowed between two lines (default 2)")

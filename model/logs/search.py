@@ -46,7 +46,7 @@ from model.party import ProtocolError
 
 @attrs.frozen
 class Bound:
-    budget: int = 20_000       # states expanded at most
+    budget: int = 5_000        # states expanded at most
     choices: int = 2           # choices (see Search.actions) between two matched lines
     total: int = 8             # choices in the whole run
     tolerance: int = 2_000     # ms between a line's time and the model clock
@@ -257,8 +257,11 @@ class Search:
         n = self.best_node
         heads = self.heads(n.pos) if n is not None else []
         first = min(heads, key=lambda x: (x.t, x.stream)) if heads else None
-        return Outcome(False, n.path() if n else [], expanded, self.best, first,
-                       list(self.expected.values())[:8], self.errors, exhausted)
+        expected = list(self.expected.values())
+        if first is not None:  # what that line's party would have written first
+            expected.sort(key=lambda e: e.key[0] != first.key[0])
+        return Outcome(False, n.path() if n else [], expanded, self.best, first, expected[:8],
+                       self.errors, exhausted)
 
 
 def explain(obs: Observed, cfg: Config, bound: Bound = Bound()) -> Outcome:
