@@ -64,7 +64,9 @@ SEPARATORS = ("settle", "advance")
 STORY_STEPS = USER_STEPS + ("speak",) + FAULT_STEPS
 """The steps a signature keeps, in order."""
 
-_RANK = {name: i for i, name in enumerate(CLASSES)}
+CLASSES_RANK = {name: i for i, name in enumerate(CLASSES)}
+"""Class name -> its place in `CLASSES` (0 = everyday)."""
+_RANK = CLASSES_RANK
 
 
 def _worst(found: set[str]) -> str:

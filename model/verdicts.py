@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hypothesis import settings as Settings
+
 import fixes
 from model import classify as C
 from model import counterexample as CX
@@ -28,13 +30,24 @@ from model.trace import dump
 
 RESULTS = CX.RESULTS
 COMMAND = "pytest model/ -n 2"
+CALM_BUDGET = 30
+"""Examples of the calm (everyday) search per cell."""
+CALM_ENVIRONMENTS = ("switching",)
+"""Where the calm search runs: the question "does it fix region switching" is asked there."""
 
 
 def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore",
              cfg: Config | None = None, out_dir: str | Path = CX.COUNTEREXAMPLES,
              shrink_replays: int = 400, environment: str = D.DEFAULT_ENVIRONMENT,
-             seed: int | None = D.DEFAULT_SEED) -> dict[str, Any]:
+             seed: int | None = D.DEFAULT_SEED, calm_budget: int = CALM_BUDGET,
+             race_windows: bool = False) -> dict[str, Any]:
     """Search, shrink, replay and write; the cell record for (fix_set, profile, environment).
+
+    Two searches: the driver's (every interleaving) and, in `CALM_ENVIRONMENTS`, a calm one
+    (`driver.search(calm=True)`: every user step followed by a settle), whose findings are shrunk
+    without becoming more contrived than `everyday`. Per property the counterexample kept is the
+    least contrived class, then the shortest; the other is summarised in `others`. `race_windows`
+    measures each counterexample's timing window (`model.race`; slow, so nightly only).
 
     Each violation carries its counterexample's class and family signature (`model.classify`);
     `diagnostics` holds the strict forms (`properties.DIAGNOSTICS`), reported and never failing."""
@@ -48,6 +61,11 @@ def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore"
     found = D.search(fix_set, profile, cfg=cfg, settings=settings, mode=mode,
                      environment=environment, seed=seed)
     retry_earlier(found, earlier)
+    calm = (D.search(fix_set, profile, cfg=cfg, settings=Settings(found_settings(settings),
+                                                                  max_examples=calm_budget),
+                     environment=environment, seed=seed, calm=True)
+            if calm_budget and environment in CALM_ENVIRONMENTS else D.SearchResult(
+                fix_set, profile, found.cfg))
     cell: dict[str, Any] = {
         "fix_set": fix_set, "profile": profile, "environment": environment,
         "fixes": list(found.cfg.fixes),
@@ -60,22 +78,26 @@ def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore"
         if f is None:
             cell["properties"][prop] = {"status": "holds", "runs": found.runs.get(prop, 0)}
             continue
-        steps = S.shrink_steps(f.steps, found.cfg, prop, max_replays=shrink_replays)
+        shrunk = [shrunk_candidate(f, found.cfg, prop, shrink_replays)]
+        if prop in calm.findings:
+            shrunk.append(shrunk_candidate(calm.findings[prop], found.cfg, prop, shrink_replays,
+                                           max_class="everyday"))
+        best, *others = sorted(shrunk, key=lambda c: (C.CLASSES_RANK[c["class"]], c["steps"]))
+        steps = best.pop("trace_steps")
         trace = D.make_trace(steps, found.cfg, prop)
         name = CX.stem(fix_set, where, prop)
         json_path, md_path = CX.write(
             trace, found.cfg, prop, name, out_dir,
             description=f"{prop} violated by {fix_set} under {profile} ({environment} environment): "
-                        f"found by the Hypothesis "
-                        f"driver ({len(f.steps)} steps), shrunk to {len(steps)}; class "
-                        f"{C.classify(steps, found.cfg)}.",
-            notes=f"**Class:** {C.classify(steps, found.cfg)}: "
-                  f"{C.CLASSES[C.classify(steps, found.cfg)]} (`docs/reading-verdicts.md`).")
+                        f"found by the Hypothesis driver{' (calm search)' if best['calm'] else ''} "
+                        f"({best['found_steps']} steps), shrunk to {len(steps)}; class "
+                        f"{best['class']}.",
+            notes=f"**Class:** {best['class']}: {C.CLASSES[best['class']]} "
+                  f"(`docs/reading-verdicts.md`).", race_window=race_windows)
         cell["properties"][prop] = {
-            "status": "violated", "detail": f.detail, "counterexample": str(json_path),
-            "page": str(md_path), "steps": len(steps), "found_steps": len(f.steps),
-            "runs": found.runs.get(prop, 0), "class": C.classify(steps, found.cfg),
-            "signature": C.signature(prop, steps, found.cfg)}
+            "status": "violated", "counterexample": str(json_path), "page": str(md_path),
+            "runs": found.runs.get(prop, 0), **best,
+            "others": [{k: v for k, v in o.items() if k != "trace_steps"} for o in others]}
     for name in P.DIAGNOSTICS:
         f = found.diagnostics.get(name)
         cell["diagnostics"][name] = (
@@ -95,6 +117,21 @@ def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore"
         cell["errors"].append(record)
     cell["seconds"] = round(time.perf_counter() - start, 2)
     return cell
+
+
+def found_settings(settings):
+    return settings or D.SETTINGS["dev"]
+
+
+def shrunk_candidate(f: D.Finding, cfg: Config, prop: str, replays: int,
+                     max_class: str | None = None) -> dict[str, Any]:
+    """A finding shrunk (keeping its class no worse than `max_class`) and described."""
+    steps = S.shrink_steps(f.steps, cfg, prop, max_replays=replays, max_class=max_class)
+    hit = S.first_violation(steps, cfg, prop)
+    return {"detail": hit[1] if hit else f.detail, "steps": len(steps),
+            "found_steps": len(f.steps), "class": C.classify(steps, cfg),
+            "signature": C.signature(prop, steps, cfg), "calm": max_class is not None,
+            "trace_steps": steps}
 
 
 def retry_earlier(found: D.SearchResult, earlier: dict[str, str]) -> None:
