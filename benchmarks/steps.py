@@ -8,8 +8,9 @@ micro step, the quiescence properties after every settle. For each N it reports 
 second, micro steps (deliveries and timer firings) per second, and the ratio of micro steps/s to
 that at the shortest length: a flat ratio means the cost per step does not depend on the run's
 length (linear time). The reference, measured in the same run, is raw `world.step` calls replaying
-the micro steps of the shortest run with no property checked; "x reference" is the share of the
-replay's time the model's steps alone would take.
+the micro steps of the shortest run with no property checked; "x reference" is the replay's speed
+as a share of that (the rest of the time goes to checking properties and recording). Times are
+CPU seconds of this process.
 
 To measure an older tree the same way (docs/performance.md, "Long traces"):
 
@@ -48,12 +49,14 @@ def micro_actions(n: int) -> list:
 
 
 def timed(fn) -> tuple[float, int]:
-    """(seconds per call, calls) of fn, repeated until MIN_SECONDS have passed."""
-    calls, start = 0, time.perf_counter()
+    """(CPU seconds per call, calls) of fn, repeated until MIN_SECONDS have passed. CPU time of
+    this process, not wall time: the machine is shared, and other work running at the same time
+    would otherwise show up as a slowdown of whichever length happened to be measured then."""
+    calls, start = 0, time.process_time()
     while True:
         fn()
         calls += 1
-        spent = time.perf_counter() - start
+        spent = time.process_time() - start
         if spent >= MIN_SECONDS:
             return spent / calls, calls
 
