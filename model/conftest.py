@@ -201,6 +201,8 @@ def full_matrix() -> list[str]:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Merge this run's cells into results/ (model/results.py), mark what is missing, print."""
+    if hasattr(config, "workerinput"):    # an xdist worker: the controller writes, once
+        return
     cells, corpus = _COLLECTED["handover_cell"], _COLLECTED["handover_corpus"]
     out: Path = config._handover_results
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED

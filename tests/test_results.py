@@ -91,39 +91,53 @@ def test_completeness_names_the_missing_cells():
 
 SELECT = ["model/test_verify.py", "-k", "fix_set_under_profile", "--fix", "baseline",
           "--profile-assume", "actual-2025-10-17", "--profile-assume", "H2-per-region",
-          "--env", "switching", "--budget", "2", "-p", "no:xdist", "-p", "sigint_plugin"]
+          "--env", "switching", "--budget", "2", "-p", "sigint_plugin"]
+CELLS = {"baseline@actual-2025-10-17#switching", "baseline@H2-per-region#switching"}
 
 PLUGIN = """
 import os, signal
 WHEN = {when!r}
+_worker = []
+def pytest_configure(config):
+    _worker.append(hasattr(config, "workerinput"))
 def pytest_runtest_logreport(report):
-    # Ctrl-C, for real (SIGINT), at a fixed point of the run
-    if "test_fix_set_under_profile" in report.nodeid and report.when == WHEN:
+    # Ctrl-C, for real (SIGINT), at a fixed point of the run (in the process the user sees)
+    if not _worker[0] and "test_fix_set_under_profile" in report.nodeid and report.when == WHEN:
         os.kill(os.getpid(), signal.SIGINT)
 """
 
 
-def pytest_model(tmp_path: Path, when: str) -> subprocess.CompletedProcess:
+def _has_xdist() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("xdist") is not None
+
+
+def pytest_model(tmp_path: Path, when: str, workers: bool = False) -> subprocess.CompletedProcess:
     (tmp_path / "sigint_plugin.py").write_text(PLUGIN.format(when=when))
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    return subprocess.run([sys.executable, "-m", "pytest", *SELECT, "--results",
+    spread = ["-n", "2"] if workers else ["-p", "no:xdist"]
+    return subprocess.run([sys.executable, "-m", "pytest", *SELECT, *spread, "--results",
                            str(tmp_path / "results")], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
 
 
 def test_ctrl_c_after_the_first_cell_marks_the_matrix_partial(tmp_path):
-    got = pytest_model(tmp_path, "call")       # SIGINT as the first cell's report comes in
+    """Under pytest-xdist (`-n 2`, as the README runs it) when installed: the controller is
+    interrupted as the first cell's report comes in; workers write nothing themselves."""
+    got = pytest_model(tmp_path, "call", workers=_has_xdist())
     assert got.returncode == pytest.ExitCode.INTERRUPTED, got.stdout[-2000:]
     assert "this run is INTERRUPTED: 1 of 2 selected cells finished" in got.stdout
+    store = json.loads((tmp_path / "results" / "cells.json").read_text())
+    (r,) = store["runs"].values()
+    (done,) = store["cells"]
+    (missing,) = CELLS - {done}
+    assert r["status"] == "interrupted" and r["missing"] == [missing]
     md = (tmp_path / "results" / "verdicts.md").read_text()
-    assert "**PARTIAL**" in md and "`baseline@H2-per-region#switching`" in md
+    assert "**PARTIAL**" in md and f"`{missing}`" in md
     assert "was interrupted: it did not finish 1 of the cells it selected" in md
     data = json.loads((tmp_path / "results" / "verdicts.json").read_text())
     assert data["switching"]["status"]["complete"] is False
-    assert "baseline@H2-per-region#switching" in data["switching"]["status"]["missing"]
-    store = json.loads((tmp_path / "results" / "cells.json").read_text())
-    (r,) = store["runs"].values()
-    assert r["status"] == "interrupted" and r["missing"] == ["baseline@H2-per-region#switching"]
+    assert missing in data["switching"]["status"]["missing"]
 
 
 def test_ctrl_c_before_any_cell_finishes_leaves_results_unchanged(tmp_path):
