@@ -22,7 +22,7 @@ from model import properties as P
 from model import runner
 from model import world as W
 from model.actions import FAULTS, USER_ACTIONS, ClockAdvances, ClockFiresTimer
-from model.config import Config
+from model.config import REGIONS, Config
 from model.logs.reader import Line, Observed
 from model.logs.search import Bound, Outcome, explain
 from model.logs.statements import Event
@@ -65,14 +65,16 @@ def reconstruct(outcome: Outcome, cfg: Config) -> tuple[dict, list]:
     return data, matched
 
 
-def evidence_for(step: int, matched: list) -> list[Line]:
-    """The lines of the step, or the last line matched before it."""
-    if matched[step]:
-        return list(matched[step])
-    for i in range(step - 1, -1, -1):
-        if matched[i]:
-            return [matched[i][-1]]
-    return []
+def evidence_for(step: int, matched: list, detail: str) -> list[Line]:
+    """The lines of the step (or the last line matched before it), and the last three lines before
+    it of each region the violation names (its cloud's and its bridge's), in log order."""
+    before = [x for lines in matched[:step + 1] for x in lines]
+    out = list(matched[step]) or before[-1:]
+    for region in REGIONS:
+        if region in detail:
+            for party in (f"region:{region}", f"bridge:{region}"):
+                out += [x for x in before if x.key[0] == party][-3:]
+    return sorted(set(out), key=lambda x: (x.t, x.stream, x.lineno))
 
 
 def check(obs: Observed, cfg: Config, bound: Bound = Bound()) -> Report:
@@ -82,8 +84,8 @@ def check(obs: Observed, cfg: Config, bound: Bound = Bound()) -> Report:
         data, matched = reconstruct(outcome, cfg)
         trace: Trace = parse(data, "reconstructed")
         report.trace, report.result = data, runner.run(trace, cfg)
-        report.evidence = {p: evidence_for(i, matched)
-                           for p, (i, _) in report.result.violations.items()}
+        report.evidence = {p: evidence_for(i, matched, d)
+                           for p, (i, d) in report.result.violations.items()}
     return report
 
 
@@ -120,7 +122,7 @@ def text(r: Report) -> str:
             out.append(f"NOT EXPLAINED: every line is matched, but the model then writes more "
                        f"lines than the log has (it ends at {o.path[-1].matched[-1].where if o.path and o.path[-1].matched else 'its start'}):")
         if o.expected:
-            out.append("  the model expected there:")
+            out.append("  what the model could write there instead:")
             out += [f"    - {_describe(e)}" for e in o.expected]
         else:
             out.append("  the model could not write any further line there")
@@ -136,7 +138,7 @@ def text(r: Report) -> str:
     for name in P.ALL:
         if name in r.result.violations:
             out.append(f"  {name:<{width}}  VIOLATED: {r.result.violations[name][1]}")
-            out += [f"      evidence {x.where}: {x.raw}" for x in r.evidence[name]]
+            out += [f"      evidence {x.summary}" for x in r.evidence[name]]
         else:
             out.append(f"  {name:<{width}}  holds")
     return "\n".join(out) + "\n"

@@ -40,6 +40,13 @@ class Line:
     def kind(self) -> str:
         return self.key[1]
 
+    @property
+    def summary(self) -> str:
+        """file:line, time since the first line, party and message."""
+        obj = json.loads(self.raw)
+        msg = obj.get("message", obj.get("msg", "")) if self.source == "bridge" else obj["msg"]
+        return f"{self.where}  t={self.t / 1000:.3f}s  {self.key[0]}: {msg}"
+
 
 @attrs.frozen
 class Observed:

@@ -284,3 +284,13 @@ def render(e: Event, t: int, user: str) -> dict[str, Any] | None:
             line["reason"] = e.text.rsplit(": ", 1)[-1]
     line["generated"] = True
     return line
+
+
+def markdown_table() -> str:
+    """The mapping table of docs/logs.md (a test keeps the page in step with STATEMENTS)."""
+    rows = ["| model event | source | real statement (message) | file:line | format source |",
+            "|---|---|---|---|---|"]
+    for s in STATEMENTS:
+        fmt = f"quoted: {s.quoted}" if s.quoted else "assumed"
+        rows.append(f"| `{s.kind}` | {s.source} | `{s.msg}` | `{s.where}` | {fmt} |")
+    return "\n".join(rows)
