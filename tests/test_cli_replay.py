@@ -192,3 +192,14 @@ def test_triage_help_has_a_description(capsys):
         cli.main(["triage", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "For each assumption profile, search the baseline" in out and "130 interrupted" in out
+
+
+def test_ctrl_c_during_a_replay_is_exit_130(monkeypatch, capsys):
+    from model import runner
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(runner, "run", interrupted)
+    assert cli.main(["replay", str(GOOD)]) == 130
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == "handover: interrupted\n"
