@@ -96,6 +96,7 @@ class RaceWindow:
     latency_hits: int        # random-latency replays that show the violation
     latency_draws: int
     runs: int                # timed replays spent
+    rebased: str = ""        # the delay moved to, when the trace's own delays do not show it
 
     @property
     def bounded(self) -> list[GapWindow]:
@@ -113,13 +114,18 @@ class RaceWindow:
         if not self.reproduced and not any(g.violated for g in self.gaps):
             return (f"not reproduced in timed runs with typical latencies at any tested user "
                     f"timing; {lat}: needs an interleaving far from typical message delays")
+        where = "the others as in the trace"
+        if self.rebased:
+            where = (f"at typical latencies the trace's own delays do not show it; measured with "
+                     f"{self.rebased}, the others as in the trace")
         if self.bounded:
             needs = "; ".join(g.text for g in self.bounded)
-            return f"needs {needs} (one delay varied at a time, the others as in the trace); {lat}"
+            return f"needs {needs} (one delay varied at a time, {where}); {lat}"
         return f"any delay: happens at every tested user timing (0 ms-10 min between steps), {lat}"
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "reproduced_at_typical_latency": self.reproduced,
+                "rebased": self.rebased,
                 "latency_hits": self.latency_hits, "latency_draws": self.latency_draws,
                 "gaps": [{"step": g.index + 1, "before": g.before, "after": g.after,
                           "violated_ms": [list(v) for v in g.violated],
@@ -239,7 +245,23 @@ def window(trace: Trace, cfg: Config, prop: str | None = None, draws: int = LATE
     probe = _Probe(cfg, prop, 0)
     base_run = probe.session(events) if events else None
     reproduced = bool(base_run and base_run.failed)
-    # the trace's own delays join the grid, so a window narrower than a grid cell is found
+    gaps = _scan_all(probe, events, base_run, grid, quick)
+    rebased = ""
+    if not reproduced:
+        # the trace's own delays do not show it at typical latencies: move to the first delay
+        # that does, and measure every window again from there
+        g = next((g for g in gaps if g.violated), None)
+        if g is not None:
+            d = g.violated[0][0]
+            events[g.index] = UserEvent(events[g.index].step, d, "prev")
+            rebased = f"{g.after} {_ms(d)} after {g.before}"
+            gaps = _scan_all(probe, events, probe.session(events), grid, quick)
+    hits = sum(probe.violated(events, Sampler(random.Random(f"race/{d}"))) for d in range(draws))
+    return RaceWindow(prop, reproduced, tuple(gaps), hits, draws, probe.runs, rebased)
+
+
+def _scan_all(probe: _Probe, events: list[UserEvent], base_run, grid, quick: bool) -> list:
+    # the base run's own delays join the grid, so a window narrower than a grid cell is found
     at = [t for t, _ in base_run.user_times] if base_run else []
     own = [b - a for a, b in zip(at, at[1:])] if len(at) == len(events) else []
     gaps = []
@@ -250,5 +272,4 @@ def window(trace: Trace, cfg: Config, prop: str | None = None, draws: int = LATE
         gaps.append(GapWindow(k, describe(events[k - 1].as_step), describe(base.as_step),
                               base.delay if base.after == "prev" else None, violated,
                               (points[0], points[-1])))
-    hits = sum(probe.violated(events, Sampler(random.Random(f"race/{d}"))) for d in range(draws))
-    return RaceWindow(prop, reproduced, tuple(gaps), hits, draws, probe.runs)
+    return gaps
