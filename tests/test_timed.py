@@ -228,3 +228,12 @@ def test_counterexample_pages_carry_the_race_window(tmp_path):
     line = "needs the switch to cloud-debug within 60.005 s of the switch to france"
     assert line in md_path.read_text() and "**Race window:**" in md_path.read_text()
     assert f"Race window: {line}" in json_path.read_text()
+
+
+def test_docs_timing_lists_every_latency_as_in_the_code():
+    from conftest import ROOT
+    doc = (ROOT / "docs" / "timing.md").read_text()
+    for lat in L.LINKS.values():
+        row = f"| `{lat.name}` | {lat.median_ms:g} ms | {lat.p95_ms:g} ms |"
+        assert row in doc, row
+    assert f"median {L.ALERT_OK.median_ms / 1000:g} s, p95 {L.ALERT_OK.p95_ms / 1000:g} s" in doc
