@@ -1,6 +1,7 @@
 """Long traces: replay speed against the run's length (measured, never asserted).
 
     .venv/bin/python benchmarks/steps.py [--lengths 10,100,1000,10000] [--out results/steps.json]
+                                         [--cli 100000]
 
 A trace of `connect france, settle` then N times `speak, settle` (the reference profile, baseline)
 is replayed with `runner.run`, exactly as `handover replay` does: every safety property after every
@@ -12,6 +13,10 @@ the micro steps of the shortest run with no property checked; "x reference" is t
 as a share of that (the rest of the time goes to checking properties and recording). Times are
 CPU seconds of this process.
 
+With `--cli N`, it also writes that trace with N steps to a temporary file and times
+`python -m model.cli replay` on it in a child process (CPU and wall seconds, peak memory, lines
+printed), the whole command a user runs.
+
 To measure an older tree the same way (docs/performance.md, "Long traces"):
 
     git archive 9f70e02 | (mkdir -p /tmp/before && tar -x -C /tmp/before)
@@ -21,6 +26,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,10 +42,14 @@ MIN_SECONDS = 0.5
 """Short runs are repeated until they take at least this long."""
 
 
-def trace(n: int):
+def trace_data(n: int) -> dict:
     steps = [{"step": "connect", "region": "france"}, {"step": "settle"}]
     steps += [{"step": "speak"}, {"step": "settle"}] * n
-    return parse({"format": "handover.trace/1", "steps": steps}, f"speak-settle-{n}")
+    return {"format": "handover.trace/1", "steps": steps}
+
+
+def trace(n: int):
+    return parse(trace_data(n), f"speak-settle-{n}")
 
 
 def micro_actions(n: int) -> list:
@@ -85,11 +99,39 @@ def measure(n: int) -> dict:
             "micro_steps_per_s": round(micro / seconds)}
 
 
+def _env_for_this_tree() -> dict:
+    """The child imports the same `model` package as this process (PYTHONPATH=/tmp/before ...)."""
+    root = str(Path(runner.__file__).resolve().parent.parent)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+
+
+def cli_replay(steps: int) -> dict:
+    """`python -m model.cli replay` of the speak/settle trace with `steps` steps, in a child."""
+    data = trace_data((steps - 2) // 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "long.json"
+        path.write_text(json.dumps(data))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "model.cli", "replay", str(path)],
+                              capture_output=True, text=True, cwd=tmp, env=_env_for_this_tree())
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"trace_steps": len(data["steps"]), "exit": done.returncode,
+            "cpu_seconds": round(after.ru_utime + after.ru_stime - before.ru_utime
+                                 - before.ru_stime, 2),
+            "wall_seconds": round(wall, 2), "max_rss_mb": round(after.ru_maxrss / 1024),
+            "lines": done.stdout.count("\n")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lengths", default="10,100,1000,10000",
                     help="numbers of speak/settle pairs, comma-separated")
     ap.add_argument("--out", default="results/steps.json")
+    ap.add_argument("--cli", type=int, metavar="STEPS",
+                    help="also time `handover replay` of the trace with this many steps")
     args = ap.parse_args()
     lengths = [int(x) for x in args.lengths.split(",")]
 
@@ -107,9 +149,15 @@ def main() -> None:
         print(f"| {r['pairs']:,} | {r['trace_steps']:,} | {r['micro_steps']:,} | {r['seconds']:.3f} | "
               f"{r['trace_steps_per_s']:,} | {r['micro_steps_per_s']:,} | {r['vs_shortest']} | "
               f"{r['x_reference']} |")
+    report = {"reference": ref, "rows": rows}
+    if args.cli:
+        report["cli"] = cli = cli_replay(args.cli)
+        print(f"handover replay, {cli['trace_steps']:,} steps: exit {cli['exit']}, "
+              f"{cli['cpu_seconds']} s CPU, {cli['wall_seconds']} s wall, "
+              f"{cli['max_rss_mb']} MB peak, {cli['lines']:,} lines")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"reference": ref, "rows": rows}, indent=2) + "\n")
+    out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written {out}")
 
 
