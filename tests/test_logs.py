@@ -60,6 +60,7 @@ def test_generated_logs_of_every_corpus_trace_give_replays_verdict(path, tmp_pat
     assert report["explained"], report
     assert report["violated"] == replay.violated
     assert rc == (1 if replay.violated else 0)
+    assert report["search"]["expanded"] < report["search"]["budget"] / 2   # docs/logs.md
     for prop in replay.violated:  # evidence: lines of the log
         assert report["violations"][prop]["evidence"]
         assert all(e.startswith(str(log) + ":") for e in report["violations"][prop]["evidence"])
@@ -212,6 +213,11 @@ def test_unknown_lines_are_counted_and_skipped(tmp_path):
 def test_the_check_is_deterministic():
     files = sorted(DATA.glob("switch-then-grace-expiry.*.jsonl"))
     assert run_cli("logs", "check", *files) == run_cli("logs", "check", *files)
+
+
+def test_docs_show_the_mapping_table_of_the_code():
+    from model.logs.statements import markdown_table
+    assert markdown_table() in (ROOT / "docs" / "logs.md").read_text()
 
 
 def test_every_statement_cites_the_real_code():
