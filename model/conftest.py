@@ -233,6 +233,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
               f"{state['cells']} of {state['of']} cells"
               + (f"; {len(store['cells']) - len(cells)} from earlier runs" if
                  len(store["cells"]) > len(cells) else "") + ")")
+    if cells and not interrupted:    # after Ctrl-C, stop: no further simulation
         from model import estimate   # beside the verdicts: how often, for timed users
         terminalreporter.section("handover estimated failure probability (this run's fix sets)")
         for line in estimate.matrix_lines(list(dict.fromkeys(c["fix_set"] for c in cells))):
