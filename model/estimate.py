@@ -143,8 +143,9 @@ def shrink_session(s: Session, cfg: Config, prop: str = PROP,
     """A short trace showing the session's violation. Start from its macro form when that still
     shows it (`macro_candidates`), else from its own steps; shrink (`model.shrink`) without making
     the failure more contrived than that start (`model.classify`: a shorter trace that needs two
-    quick taps is another story than the user's); then turn each `advance` into a `settle` where
-    the failure stays."""
+    quick taps is another story than the user's); then turn each `advance` into a `settle`, and
+    put a `settle` between two adjacent user steps, wherever the failure stays (the least
+    contrived form of the same story)."""
     from model import shrink as S
     from model.classify import classify
     from model.trace import TraceError
@@ -164,6 +165,15 @@ def shrink_session(s: Session, cfg: Config, prop: str = PROP,
             cand = steps[:k] + [{"step": "settle"}] + steps[k + 1:]
             if shrinker.predicate(cand) is not None:
                 steps = cand
+    # the least contrived form: a settle between two user steps wherever the failure stays
+    k = 1
+    while k < len(steps):
+        if steps[k]["step"] in USER_KINDS and steps[k - 1]["step"] in USER_KINDS:
+            cand = steps[:k] + [{"step": "settle"}] + steps[k:]
+            found = shrinker.predicate(cand)
+            if found is not None:
+                steps = cand[:found + 1]
+        k += 1
     return steps
 
 
