@@ -220,6 +220,21 @@ def test_docs_show_the_mapping_table_of_the_code():
     assert markdown_table() in (ROOT / "docs" / "logs.md").read_text()
 
 
+def test_every_model_event_is_mapped_or_declared_silent():
+    """A kind a party logs that is neither mapped nor in SILENT would be silent by accident; a
+    statement whose kind no party logs any more would never match."""
+    import re
+
+    from model.logs.statements import SILENT
+    pattern = re.compile(r"\blog\(\s*\"([a-z_]+)\"")
+    sources = [*ROOT.glob("model/*.py"), *ROOT.glob("fixes/*.py")]
+    kinds = {k for f in sources for k in pattern.findall(f.read_text())} | {"crash", "restart"}
+    mapped = {s.kind for s in STATEMENTS}
+    assert kinds - mapped - set(SILENT) == set()
+    assert mapped - kinds == set()
+    assert mapped & set(SILENT) == set()
+
+
 def test_every_statement_cites_the_real_code():
     for s in STATEMENTS:
         assert ".go" in s.where or ".ts" in s.where or ".tsx" in s.where, s

@@ -46,9 +46,9 @@ def atomic_run(trace: Trace, cfg: Config) -> Iterator[tuple]:
 def lines(trace: Trace, cfg: Config) -> list[dict]:
     runner.run(trace, cfg)  # a bad trace fails here, with replay's message
     out = []
-    for _action, world, records in atomic_run(trace, cfg):
+    for _action, _world, records in atomic_run(trace, cfg):
         for e in events_of(records):
-            line = render(e, world.now, USER)
+            line = render(e, USER)
             if line is not None:
                 out.append(line)
     return out

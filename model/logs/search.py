@@ -124,7 +124,7 @@ class Search:
         for e in self.covered_events(events):
             k = e.key
             s = next((i for i, (st, p) in enumerate(zip(self.obs.streams, pos))
-                      if p < len(st) and st[p].key == k and abs(st[p].t - now) <= tol), None)
+                      if p < len(st) and st[p].key == k and abs(st[p].t - e.t) <= tol), None)
             if s is None:
                 return None, e
             matched.append(self.obs.streams[s][pos[s]])

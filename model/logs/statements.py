@@ -173,10 +173,11 @@ LEVELS = {"debug": 20, "info": 30, "warn": 40, "error": 50, "fatal": 60}
 
 @attrs.frozen
 class Event:
-    """One thing a party said in a model step: its party id, `Log.kind` and text."""
+    """One line a party logged in a model step: its party id, `Log.kind`, text and time (ms)."""
     party: str
     kind: str
     text: str
+    t: int = 0
 
     @property
     def source(self) -> str:
@@ -214,15 +215,10 @@ def detail_of(kind: str, text: str) -> str:
 
 
 def events_of(records) -> list[Event]:
-    """The events of one model step, from the step's records (`world.step_verbose`): what the
-    parties logged, and crashes."""
-    out = []
-    for r in records:
-        if r.kind == "log":
-            out.append(Event(r.party, dict(r.data).get("kind_", ""), r.text))
-        elif r.kind == "crash":
-            out.append(Event(r.party, "crash", r.text))
-    return out
+    """The events of one model step: the log lines among the step's records
+    (`runner.log_of`), crashes and restarts included."""
+    from model.runner import log_of
+    return [Event(e.party, e.kind, e.text, e.t) for e in log_of(records)]
 
 
 # --- generated lines ----------------------------------------------------------------------------
@@ -242,9 +238,10 @@ def _after(text: str, sep: str) -> str:
     return text.split(sep, 1)[1] if sep in text else text
 
 
-def render(e: Event, t: int, user: str) -> dict[str, Any] | None:
-    """The line the real statement writes for this event at model time t (ms), labelled
+def render(e: Event, user: str) -> dict[str, Any] | None:
+    """The line the real statement writes for this event, at its model time, labelled
     `"generated": true`; None for a silent event."""
+    t = e.t
     s = e.statement
     if s is None:
         return None
