@@ -273,3 +273,28 @@ def _scan_all(probe: _Probe, events: list[UserEvent], base_run, grid, quick: boo
                               base.delay if base.after == "prev" else None, violated,
                               (points[0], points[-1])))
     return gaps
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m model.race TRACE.json...`: the race window of each trace's violation (the first
+    property its `expect` names, else AudioReachesActiveRegion). Exit 2 on a bad trace."""
+    import sys
+    from model.runner import config_for
+    from model.trace import TraceError, load
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        print("usage: python -m model.race TRACE.json...", file=sys.stderr)
+        return 2
+    for path in paths:
+        try:
+            trace = load(path)
+            win = window(trace, config_for(trace))
+        except (TraceError, ValueError) as e:
+            print(f"model.race: error: {e}", file=sys.stderr)
+            return 2
+        print(f"{path}: {win.prop}: {win.text}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -237,3 +237,13 @@ def test_docs_timing_lists_every_latency_as_in_the_code():
         row = f"| `{lat.name}` | {lat.median_ms:g} ms | {lat.p95_ms:g} ms |"
         assert row in doc, row
     assert f"median {L.ALERT_OK.median_ms / 1000:g} s, p95 {L.ALERT_OK.p95_ms / 1000:g} s" in doc
+
+
+def test_race_command_line(capsys, tmp_path):
+    assert race.main([str(CORPUS / "switch-back-within-grace-shared.json")]) == 0
+    assert "within 60.005 s of the switch to france" in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert race.main([str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not JSON" in err
