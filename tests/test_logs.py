@@ -176,6 +176,7 @@ CLOUD = ('{"level": 30, "time": 1760702400000, "region": "cloud-debug", "userId"
 @pytest.mark.parametrize("content, says", [
     ([CLOUD, "not json\n"], "log.jsonl:2: not JSON"),
     ([CLOUD, "[1, 2]\n"], "log.jsonl:2: a log line is a JSON object"),
+    ([CLOUD, "[" * 100_000 + "]" * 100_000 + "\n"], "log.jsonl:2: nested too deeply"),
     ([CLOUD.replace('"time": 1760702400000, ', '')], "log.jsonl:1: no timestamp"),
     ([CLOUD.replace("cloud-debug", "centralus")], "log.jsonl:1: cloud line with region"),
     ([CLOUD, CLOUD.replace("u@x", "v@y")], "more than one user"),
@@ -194,6 +195,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, content, says):
     ["logs", "check", str(DATA / "missing-line.jsonl"), "--fix", "no-such-fix"],
     ["logs", "check", str(DATA / "missing-line.jsonl"), "--assume", "topology=ring"],
     ["logs", "check", str(DATA / "missing-line.jsonl"), "--budget", "-1"],
+    ["logs", "check", str(DATA / "missing-line.jsonl"), "--tolerance", "nan"],
+    ["logs", "check", str(DATA / "missing-line.jsonl"), "--choices", "x"],
     ["logs", "generate", "/nonexistent/trace.json"],
     ["logs"],
 ])

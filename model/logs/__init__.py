@@ -23,7 +23,11 @@ def add_parser(sub) -> None:
     cmds = p.add_subparsers(dest="logs_command", required=True, parser_class=Parser)
 
     c = cmds.add_parser("check", help="is the log a behaviour of the model? which properties "
-                                      "does it violate?")
+                                      "does it violate?",
+                        epilog="exit status: 0 the model explains the log and every property "
+                               "holds; 1 it explains it and a property is violated; 3 it cannot "
+                               "explain it (the first such line is named); 2 bad input. "
+                               "See docs/logs.md.")
     c.add_argument("files", nargs="+", metavar="FILE", help="JSON-lines log files (one stream each)")
     _config_options(c)
     c.add_argument("--format", choices=("text", "json"), default="text")
@@ -74,8 +78,8 @@ def cmd_check(args) -> int:
     for name in ("budget", "choices"):
         if getattr(args, name) is not None and getattr(args, name) < 0:
             raise UsageError(f"--{name} must not be negative")
-    if args.tolerance is not None and args.tolerance < 0:
-        raise UsageError("--tolerance must not be negative")
+    if args.tolerance is not None and not 0 <= args.tolerance <= 3600:
+        raise UsageError("--tolerance takes seconds between 0 and 3600")
     bound = search.Bound(
         budget=defaults.budget if args.budget is None else args.budget,
         choices=defaults.choices if args.choices is None else args.choices,

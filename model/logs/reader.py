@@ -162,6 +162,8 @@ def read(paths: list[str]) -> Observed:
                 obj = json.loads(raw)
             except json.JSONDecodeError as e:
                 raise LogError(f"{where}: not JSON ({e.msg})") from None
+            except RecursionError:
+                raise LogError(f"{where}: nested too deeply") from None
             if not isinstance(obj, dict):
                 raise LogError(f"{where}: a log line is a JSON object")
             c = classify(obj, where)
