@@ -455,7 +455,10 @@ def cmd_estimate(args) -> int:
     for fix, cfg in cfgs:
         progress.begin(f"{fix} {model.name}")
         est = estimate(fix, cfg, model, runs, seed, progress)
-        families(est, Path(args.out))
+        try:
+            families(est, Path(args.out))
+        except OSError as e:
+            raise UsageError(f"cannot write counterexamples to {args.out}: {e.strerror}") from None
         ests.append(est)
     progress.end(f"estimate {model.name}")
     if args.format == "json":
@@ -484,7 +487,11 @@ def sweep(cfgs: list[tuple[str, Config]], points: list[float], runs: int, seed: 
     fixes = [f for f, _ in cfgs]
     png = Path(args.png) if args.png else Path(args.out) / (
         "sweep-back-after-" + "-".join(re.sub(r"[^A-Za-z0-9.+-]", "_", f) for f in fixes) + ".png")
-    plot_sweep(rows, fixes, png, runs, seed)
+    try:
+        plot_sweep(rows, fixes, png, runs, seed)
+    except OSError as e:
+        from model.cli import UsageError
+        raise UsageError(f"cannot write {png}: {e.strerror}") from None
     if args.format == "json":
         sys.stdout.write(json.dumps({"sweep": "back-after", "png": str(png), "rows": rows},
                                     indent=2) + "\n")
@@ -524,7 +531,7 @@ def plot_sweep(rows: list[dict], fixes: list[str], png: Path, runs: int, seed: i
         ax.plot(xs, [r["p_fail"] for r in rs], marker="o", markersize=3, label=fix)
         ax.fill_between(xs, [r["ci_low"] for r in rs], [r["ci_high"] for r in rs], alpha=0.2)
     ax.axvline(60, color="grey", linestyle=":", linewidth=1)
-    ax.text(60.5, 0.5, "60 s grace", color="grey", fontsize=8, rotation=90, va="center")
+    ax.text(60.8, 0.05, "60 s grace period", color="grey", fontsize=8, rotation=90, va="bottom")
     ax.set_xlabel("seconds between the two Save presses (switch away, switch back)")
     ax.set_ylabel("P(audio not reaching the active region)")
     ax.set_ylim(-0.02, 1.02)

@@ -23,8 +23,10 @@ message name, `fire` with the timer and party, `tick`), so `handover replay` rep
 for step. A *checkpoint* is the first quiescent moment (`world.quiescent`) after a user action
 once the user has switched region, and the end of the session: the run writes a `settle` step
 there (a no-op on a quiescent world that makes the runner check the quiescence properties) and
-checks `AudioReachesActiveRegion`. The session fails at the first checkpoint that finds it
+checks the session's property (`AudioReachesActiveRegion` unless told otherwise; a safety property
+is checked after every step instead). The session fails at the first check that finds it
 violated, and stops there, so the trace ends with the step that shows the violation.
+`after_switch=False` counts violations from the start (the race-window measurement does).
 
 Deterministic: the only randomness is the `latency.Sampler`'s `random.Random`, seeded by the
 caller.

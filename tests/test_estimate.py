@@ -142,3 +142,10 @@ def test_bad_options_exit_2_with_one_line(capsys, tmp_path, argv, needle):
     code, out, err = run(capsys, *argv, "--out", tmp_path)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("handover: error:") and needle in err
+
+
+def test_an_unwritable_output_directory_is_a_one_line_error(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, out, err = run(capsys, "--runs", 2, "--out", blocker / "sub")
+    assert code == 2 and err.count("\n") == 1 and "cannot write counterexamples" in err
