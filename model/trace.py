@@ -117,8 +117,8 @@ def check_step(i: int, step: Any) -> dict:
     if "seconds" in step:
         _check_seconds(f"{where} ({kind})", step["seconds"], whole=kind == "livekit_outage")
     if "pod" in step and step["pod"] not in range(MAX_PODS):
-        raise TraceError(f"{where} ({kind}): pod is 0 or 1 (a region has at most {MAX_PODS} pods), "
-                         f"not {step['pod']!r}")
+        raise TraceError(f"{where} ({kind}): pod is a number from 0 to {MAX_PODS - 1} (a region "
+                         f"has at most {MAX_PODS} pods), not {step['pod']!r}")
     if "ms" in step and not 0 < step["ms"] <= MAX_SECONDS * 1000:
         raise TraceError(f"{where} ({kind}): ms must be a whole number from 1 to "
                          f"{MAX_SECONDS * 1000}, not {step['ms']!r}")
@@ -129,7 +129,7 @@ def _check_seconds(where: str, value: float, whole: bool) -> None:
     """A duration: positive, finite, at most MAX_SECONDS, a whole number of milliseconds (the
     model's clock counts milliseconds), or of seconds for an outage (`LiveKitSignalLost.seconds`)."""
     unit = "seconds" if whole else "milliseconds"
-    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+    if not (0 < value <= MAX_SECONDS and math.isfinite(value)):   # an int may overflow a float
         raise TraceError(f"{where}: seconds must be more than 0 and at most {MAX_SECONDS}, "
                          f"not {value!r}")
     scaled = value if whole else value * 1000

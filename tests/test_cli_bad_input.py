@@ -77,6 +77,8 @@ CASES = {
                                         "seconds": 1.5}), "whole number of seconds"),
     "tick of 0 ms": (trace({"step": "tick", "ms": 0}), "ms must be a whole number"),
     "tick over a day": (trace({"step": "tick", "ms": MAX_SECONDS * 1000 + 1}), "ms must be"),
+    "seconds of 401 digits": (b'{"format":"handover.trace/1","steps":[{"step":"advance",'
+                              b'"seconds":1' + b"0" * 400 + b"}]}", "at most 86400"),
     "integer of 5000 digits": (b'{"format":"handover.trace/1","steps":[{"step":"tick","ms":'
                                + b"9" * 5000 + b"}]}", "not JSON"),
     "JSON nested 100,000 deep": (b"[" * 100_000 + b"]" * 100_000, f"deeper than {MAX_DEPTH}"),
@@ -101,7 +103,7 @@ CASES = {
     "description not a string": (trace(CONNECT, description=["x"]), "description"),
     "mic given as a string": (trace(CONNECT, {"step": "mic", "on": "yes"}), "wrong type"),
     "pod 9 on a deliver": (trace(CONNECT, {"step": "deliver", "conn": "mobile/ws1", "to": "server",
-                                           "pod": 9}), "pod is 0 or 1"),
+                                           "pod": 9}), "pod is a number from 0 to 1"),
     "pod 1 with one pod per region": (trace(CONNECT, {"step": "grpc_stream_error",
                                                       "region": "france", "pod": 1}),
                                       "pod 1 does not exist with pods_per_region=1"),
@@ -196,9 +198,12 @@ BAD_NUMBERS = {
                                           MAX_SECONDS + 0.001, MAX_SECONDS + 1]),
                          st.floats(max_value=0, allow_nan=False),
                          st.floats(min_value=MAX_SECONDS, exclude_min=True),
-                         st.integers(max_value=0), st.integers(min_value=MAX_SECONDS + 1)),
-    "ms": st.one_of(st.integers(max_value=0), st.integers(min_value=MAX_SECONDS * 1000 + 1)),
-    "pod": st.one_of(st.integers(max_value=-1), st.integers(min_value=2)),
+                         st.integers(max_value=0), st.integers(min_value=MAX_SECONDS + 1),
+                         st.integers(min_value=10**308, max_value=10**1000)),   # beyond a float
+    "ms": st.one_of(st.integers(max_value=0), st.integers(min_value=MAX_SECONDS * 1000 + 1),
+                    st.integers(min_value=10**308, max_value=10**1000)),
+    "pod": st.one_of(st.integers(max_value=-1), st.integers(min_value=2),
+                     st.integers(min_value=10**308, max_value=10**1000)),
 }
 
 
