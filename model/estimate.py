@@ -10,7 +10,9 @@ the region the phone is connected to (`AudioReachesActiveRegion`). The report gi
 probability with a 95 % Wilson interval, and groups the failures into families: one failing
 session per kind of violation is shrunk (`model.shrink`), classified (`model.classify`), measured
 for its race window (`model.race`) and written as a counterexample (`model.counterexample`);
-failures whose shrunk counterexamples share a signature are one family.
+failures whose shrunk counterexamples share a signature are one family. Every failing session is
+also replayed as `handover replay` would replay it (`runner.run` on its timed trace) and must show
+the same violation at the same step (`replayed`; a mismatch is reported as a model bug).
 
 Session i of seed S draws its user from `random.Random(f"{S}/{i}/user")` and its latencies from
 `random.Random(f"{S}/{i}/net")`: the same users meet every fix set (common random numbers), and
@@ -71,6 +73,7 @@ class Estimate:
     errors: list = attrs.Factory(list)         # (run index, Session) that hit a model error
     switches: int = 0
     families: list = attrs.Factory(list)       # Family
+    unreplayed: list = attrs.Factory(list)     # (run index, what the replay found instead)
 
     @property
     def p_fail(self) -> float:
@@ -82,7 +85,9 @@ class Estimate:
 
 
 def estimate(fix: str, cfg: Config, model: UserModel, runs: int, seed: int,
-             progress: "Progress | None" = None) -> Estimate:
+             progress: "Progress | None" = None, verify: bool = False) -> Estimate:
+    """Run the sessions; with `verify`, replay every failing session as `handover replay` would
+    (`runner.run`) and record any that does not show the same violation at the same step."""
     est = Estimate(fix, cfg, model.name, runs, seed)
     for i in range(runs):
         s = session(cfg, model, seed, i)
@@ -91,9 +96,22 @@ def estimate(fix: str, cfg: Config, model: UserModel, runs: int, seed: int,
             est.errors.append((i, s))
         elif s.failed:
             est.failures.append((i, s))
+            if verify:
+                found = replays_to(s, cfg)
+                if found is not None:
+                    est.unreplayed.append((i, found))
         if progress:
             progress.advance()
     return est
+
+
+def replays_to(s: Session, cfg: Config, prop: str = PROP) -> str | None:
+    """None when replaying the session's steps finds its violation at its last step, with the same
+    detail; else what the replay found."""
+    from model import runner
+    got = runner.run(_make_trace(s.steps, cfg, prop, "session"), cfg).violations.get(prop)
+    want = (len(s.steps) - 1, s.detail)
+    return None if got == want else f"replay found {got!r}, the session {want!r}"
 
 
 # --- families -----------------------------------------------------------------------------------
@@ -262,6 +280,8 @@ def as_json(est: Estimate) -> dict[str, Any]:
         "ci_high": round(hi, 6),
         "switches": est.switches,
         "model_errors": len(est.errors),
+        "replayed": len(est.failures) - len(est.unreplayed),
+        "replay_mismatches": len(est.unreplayed),
         "families": [{
             "signature": f.signature, "class": f.cls, "count": len(f.runs),
             "share": round(len(f.runs) / n_fail, 6) if n_fail else 0.0,
@@ -286,7 +306,9 @@ def text(ests: list[Estimate]) -> str:
         lo, hi = e.interval
         lines.append(f"{e.fix:<{width}}  {_pct(e.p_fail):>6}  [{_pct(lo)}, {_pct(hi)}]  "
                      f"{len(e.failures)}/{e.runs} sessions"
-                     + (f"  ({len(e.errors)} model errors)" if e.errors else ""))
+                     + (f"  ({len(e.errors)} model errors)" if e.errors else "")
+                     + (f"  ({len(e.unreplayed)} failures do NOT replay: model bug)"
+                        if e.unreplayed else ""))
         for f in e.families:
             lines.append(f"{'':<{width}}  {_pct(len(f.runs) / len(e.failures)):>6} of failures: "
                          f"{f.signature}")
@@ -454,7 +476,7 @@ def cmd_estimate(args) -> int:
     ests = []
     for fix, cfg in cfgs:
         progress.begin(f"{fix} {model.name}")
-        est = estimate(fix, cfg, model, runs, seed, progress)
+        est = estimate(fix, cfg, model, runs, seed, progress, verify=True)
         try:
             families(est, Path(args.out))
         except OSError as e:

@@ -52,6 +52,7 @@ def test_json_has_the_promised_fields_and_the_family_replays(capsys, tmp_path):
         assert obj["scenario"] == "back-after:30" and obj["runs"] == 12
         assert obj["ci_low"] <= obj["p_fail"] <= obj["ci_high"]
     assert base["p_fail"] == 1.0 and rejoin["p_fail"] == 0.0 and rejoin["families"] == []
+    assert base["replayed"] == 12 and base["replay_mismatches"] == 0
     (fam,) = base["families"]
     assert fam["count"] == 12 and fam["share"] == 1.0 and fam["class"] == "everyday"
     assert fam["signature"] == f"{PROP}|everyday|connect>switch_region>switch_region"
