@@ -207,7 +207,8 @@ def test_bad_arguments_exit_2(argv, capsys):
 
 def test_unknown_lines_are_counted_and_skipped(tmp_path):
     f = _write(tmp_path, CLOUD.replace("u@x", "isaiah@mentra.glass"),
-               '{"level": 30, "time": 1760702400001, "region": "cloud-debug", "msg": "Bridge health"}\n',
+               '{"level": 30, "time": 1760702400001, "region": "cloud-debug", '
+               '"msg": "Bridge health"}\n',
                '{"something": "else"}\n')
     obs = reader.read([str(f)])
     assert obs.unknown == 2 and len(obs) == 1
@@ -236,6 +237,33 @@ def test_every_model_event_is_mapped_or_declared_silent():
     assert kinds - mapped - set(SILENT) == set()
     assert mapped - kinds == set()
     assert mapped & set(SILENT) == set()
+
+
+SAMPLE_TEXTS = {
+    "participant_joined": "cloud-agent:isaiah@mentra.glass joined isaiah@mentra.glass as PA_1",
+    "participant_left": "isaiah@mentra.glass (PA_2) left isaiah@mentra.glass: DUPLICATE_IDENTITY",
+    "token_rejected": "401 for cloud-agent:isaiah@mentra.glass: invalid API key: APIfrance",
+    "select_region": "switch region cloud-debug -> france",
+    "room_connect": "room #4: connect to shared",
+}
+PARTIES = {"cloud": "region:france#1", "bridge": "bridge:cloud-livekit", "mobile": "mobile",
+           "livekit": "livekit:shared"}
+
+
+@pytest.mark.parametrize("st", STATEMENTS, ids=[f"{s.source}-{s.kind}" for s in STATEMENTS])
+def test_every_generated_line_reads_back_as_its_event(st):
+    from model.logs.statements import Event, render
+    e = Event(PARTIES[st.source], st.kind, SAMPLE_TEXTS.get(st.kind, "x"), 1234)
+    line = render(e, "isaiah@mentra.glass")
+    assert line["generated"] is True
+    got = reader.classify(line, "here")
+    assert got is not None, line
+    source, party, kind, detail = got
+    assert (source, kind) == (st.source, st.kind)
+    from model.logs.statements import key_of
+    assert key_of(source, party, kind, detail) == e.key
+    assert reader._time_ms(line, "here") == reader._time_ms(render(
+        Event(e.party, e.kind, e.text, 0), "u"), "here") + 1234
 
 
 def test_every_statement_cites_the_real_code():

@@ -1,4 +1,4 @@
-"""Real logs checked against the model: `handover logs check FILE...`, `handover logs generate TRACE`.
+"""Real logs checked against the model: `handover logs check`, `handover logs generate`.
 
     handover logs check FILE... [--fix NAME]... [--assume KEY=VALUE]... [--format text|json]
                                 [--budget N] [--choices N] [--tolerance SECONDS]
@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
                                "holds; 1 it explains it and a property is violated; 3 it cannot "
                                "explain it (the first such line is named); 2 bad input. "
                                "See docs/logs.md.")
-    c.add_argument("files", nargs="+", metavar="FILE", help="JSON-lines log files (one stream each)")
+    c.add_argument("files", nargs="+", metavar="FILE",
+                   help="JSON-lines log files (one stream each)")
     _config_options(c)
     c.add_argument("--format", choices=("text", "json"), default="text")
     c.add_argument("--budget", type=int, default=None, metavar="N",

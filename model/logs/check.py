@@ -120,7 +120,7 @@ def text(r: Report) -> str:
                     f"({x.key[0]}: {x.kind}):", f"  {x.raw}"]
         else:
             out.append(f"NOT EXPLAINED: every line is matched, but the model then writes more "
-                       f"lines than the log has (it ends at {o.path[-1].matched[-1].where if o.path and o.path[-1].matched else 'its start'}):")
+                       f"lines than the log has (it ends at {r.obs.lines[-1].where}):")
         if o.expected:
             out.append("  what the model could write there instead:")
             out += [f"    - {_describe(e)}" for e in o.expected]

@@ -109,7 +109,8 @@ STATEMENTS: tuple[Statement, ...] = (
     Statement("bridge_connecting", "bridge", "Connecting to LiveKit room",
               "service.go:136-141 (ConnectToRoomWithToken)"),
     Statement("bridge_joined", "bridge", "Joined LiveKit room", "service.go:136-141"),
-    Statement("bridge_join_refused", "bridge", "JoinRoom failed: session already exists for this user",
+    Statement("bridge_join_refused", "bridge",
+              "JoinRoom failed: session already exists for this user",
               "service.go:63-71", quoted="system-facts.md (Go bridge): the error text",
               level="error"),
     Statement("bridge_join_failed", "bridge", "Failed to connect to LiveKit room",
@@ -152,10 +153,11 @@ STATEMENTS: tuple[Statement, ...] = (
               "pkg/service/roommanager.go (StartSession)"),
     Statement("participant_left", "livekit", "participant left",
               "pkg/service/roommanager.go (LeaveRequest, reason)"),
-    Statement("token_rejected", "livekit", "invalid token: {token}, error: {error}",
+    Statement("token_rejected", "livekit", "invalid {refusal}",
               "pkg/service/auth.go:93-96 @v1.9.2",
-              quoted="fidelity-audit.md item 13: \"invalid token: ..., error: ...\"",
-              level="warn"),
+              quoted="fidelity-audit.md item 13 and livekit-facts.md: the 401 texts \"invalid "
+                     "token: <jwt>, error: ...\", \"invalid API key: ...\", \"invalid "
+                     "authorization token\"", level="warn"),
 )
 BY_EVENT: dict[tuple[str, str], Statement] = {(s.source, s.kind): s for s in STATEMENTS}
 BY_SOURCE: dict[str, list[Statement]] = {src: [s for s in STATEMENTS if s.source == src]
@@ -270,9 +272,8 @@ def render(e: Event, user: str) -> dict[str, Any] | None:
         identity = detail_of(e.kind, e.text)
         line = {"ts": _iso(t), "level": s.level, "logger": "livekit",
                 "deployment": e.party.split(":", 1)[1], "msg": s.msg}
-        if e.kind == "token_rejected":
-            line["msg"] = s.msg.format(token="<token>", error=_after(_after(e.text, ": "),
-                                                                     "invalid authorization token: "))
+        if e.kind == "token_rejected":  # the server's 401 text, verbatim
+            line["msg"] = _after(e.text, ": ")
             line["participant"] = identity
         else:
             line["room"] = user
