@@ -245,10 +245,12 @@ def malformed(draw) -> bytes:
         steps.insert(draw(st.integers(0, len(steps))), step)
     elif how == "name":
         i = draw(st.integers(0, len(steps) - 1))
-        named = [f for f in ("step", "region", "to", "participant") if f in steps[i]]
+        named = [f for f in ("step", "region", "to", "participant", "conn", "msg")
+                 if f in steps[i]]
         if named:
             f = draw(st.sampled_from(named))
-            steps[i][f] = draw(unknown(NAMES[f]))
+            known = NAMES.get(f) or {s.get(f) for s in steps}   # conn, msg: this trace's own
+            steps[i][f] = draw(unknown(known))
         else:
             steps[i]["step"] = draw(unknown(NAMES["step"]))
     elif how == "extra-field":
