@@ -74,6 +74,7 @@ class Estimate:
     switches: int = 0
     families: list = attrs.Factory(list)       # Family
     unreplayed: list = attrs.Factory(list)     # (run index, what the replay found instead)
+    skipped: int = 0                           # user actions the world did not offer
 
     @property
     def p_fail(self) -> float:
@@ -92,6 +93,7 @@ def estimate(fix: str, cfg: Config, model: UserModel, runs: int, seed: int,
     for i in range(runs):
         s = session(cfg, model, seed, i)
         est.switches += s.switches
+        est.skipped += len(s.skipped)
         if s.error:
             est.errors.append((i, s))
         elif s.failed:
@@ -279,6 +281,7 @@ def as_json(est: Estimate) -> dict[str, Any]:
         "ci_low": round(lo, 6),
         "ci_high": round(hi, 6),
         "switches": est.switches,
+        "skipped_user_actions": est.skipped,
         "model_errors": len(est.errors),
         "replayed": len(est.failures) - len(est.unreplayed),
         "replay_mismatches": len(est.unreplayed),
@@ -308,7 +311,9 @@ def text(ests: list[Estimate]) -> str:
                      f"{len(e.failures)}/{e.runs} sessions"
                      + (f"  ({len(e.errors)} model errors)" if e.errors else "")
                      + (f"  ({len(e.unreplayed)} failures do NOT replay: model bug)"
-                        if e.unreplayed else ""))
+                        if e.unreplayed else "")
+                     + (f"  ({e.skipped} user actions skipped: not possible when due)"
+                        if e.skipped else ""))
         for f in e.families:
             lines.append(f"{'':<{width}}  {_pct(len(f.runs) / len(e.failures)):>6} of failures: "
                          f"{f.signature}")
