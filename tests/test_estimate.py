@@ -150,3 +150,10 @@ def test_an_unwritable_output_directory_is_a_one_line_error(capsys, tmp_path):
     blocker.write_text("")
     code, out, err = run(capsys, "--runs", 2, "--out", blocker / "sub")
     assert code == 2 and err.count("\n") == 1 and "cannot write counterexamples" in err
+
+
+def test_matrix_lines_state_model_runs_and_interval():
+    lines = E.matrix_lines(["baseline", "status-rejoin"], runs=5, seed=0)
+    assert f"user model {users.DEFAULT}" in lines[0] and "5 timed sessions" in lines[0]
+    assert lines[1].split() == ["baseline", "100.0%", "[56.6%,", "100.0%]"]
+    assert lines[2].split() == ["status-rejoin", "0.0%", "[0.0%,", "43.4%]"]
