@@ -144,6 +144,15 @@ def test_states_follow_the_run():
     assert "bridge:france" in members
 
 
+def test_the_docs_example_is_current():
+    """docs/traces.md, section ITF, shows the last state of this replay, picked out."""
+    _, doc = itf_of(Path(__file__).parent.parent
+                    / "model/corpus/switch-back-within-grace-shared.json")
+    last = doc["states"][-1]
+    shown = json.dumps({k: last[k] for k in ("#meta", "step", "now_ms", "livekit", "violated")})
+    assert shown in (Path(__file__).parent.parent / "docs" / "traces.md").read_text()
+
+
 def test_numbers_beyond_the_safe_range_are_bigints():
     assert itf.num(2 ** 53 - 1) == 2 ** 53 - 1
     assert itf.num(2 ** 53) == {"#bigint": str(2 ** 53)}
