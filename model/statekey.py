@@ -1,0 +1,159 @@
+"""The explorer's canonical state key: two Worlds with the same key have the same future.
+
+`key(world, cfg)` is a nested tuple; the explorer keeps one state per key (`model/bfs.py`). It is
+the World itself with what cannot change the future removed or normalised, each for a stated
+reason (the argument is in docs/explore.md, "The state key"; tests/test_explore.py checks it by
+random walks):
+
+1. **Time, shifted by whole seconds.** Every time the model keeps is compared only with another
+   time or with `now` plus a constant (timers fire at `due`; LiveKit checks `exp`/`nbf` against
+   `now` with a leeway; the grace check subtracts two times). Tokens carry times in whole seconds
+   (`tokens.unix_seconds`: `now // 1000`), so shifting every time by a multiple of 1000 ms changes
+   no comparison. The key holds `now % 1000` and every time minus `base = now - now % 1000`:
+   timer dues, `TIME_FIELDS`, LiveKit-unreachable deadlines (past ones dropped: `now` never
+   goes back), and the `nbf`/`exp` claims of every token (a JWT is replaced by its decoded claims
+   with shifted times; the claims and the deployment's key determine the token, `tokens.mint`).
+2. **Sequence numbers** (`Clock.seq`, `Timer.seq`, `Network.seq`, `Envelope.seq`) only order
+   timers with the same due time and messages in flight, and every new one is larger than all
+   existing ones: the key keeps the order (tuples in order) and drops the numbers.
+3. **Canonical routing**: `routes` is used only as `routes % pods_per_region`.
+4. **Write-only history**: a region's `pipeline` (the last packet each audio path brought) and the
+   mobile's packet counter are read only by the AudioReachesActiveRegion probe, which looks for a
+   packet name never used before; packet names (`audio-<n>`) are therefore all alike.
+5. **Monitors** (`model/monitors.py`): a first occurrence (a refused token, a bridge crash) and a
+   grace window's reconnection and departure are read only as "happened or not" for the verdict;
+   the key keeps just that (the detail a report prints is taken from the state the explorer keeps).
+
+What is *not* merged: connection, room, session and client ids (renaming them would be sound only
+if no order depended on them, and `FMap` orders by key), the absolute times inside the one-second
+grid, and every party field not named above.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+from model import tokens
+from model.fmap import FMap
+
+TIME_FIELDS = {
+    "Session": ("last_rejoin",),                    # region: the rejoin throttle (status-rejoin)
+    "Window": ("dropped",),                         # monitors: the socket drop of a grace window
+    "LogEntry": ("t",),
+}
+"""Fields (by class name) that hold a time in ms on the model clock."""
+
+DROP_FIELDS = {
+    "RoomState": ("created",),          # livekit: when the room was created; nothing reads it
+    "RegionState": ("pipeline",),
+    "MobileState": ("packets",),
+}
+"""Fields the future never reads (point 4)."""
+
+PRESENCE_FIELDS = {
+    "Session": ("disconnected_at",),    # region: written on a socket close, never compared
+    "Window": ("reconnected", "left"),
+    "Monitors": ("stale_token", "bridge_crash"),
+}
+"""Fields whose only future use is whether they are set (point 5)."""
+
+_SPECS: dict[type, tuple] = {}
+_TOKENS: dict[str, tuple] = {}
+_MEMO: dict[tuple, tuple] = {}
+_MEMO_LIMIT = 400_000
+
+
+def _spec(t: type) -> tuple:
+    spec = _SPECS.get(t)
+    if spec is None:
+        name = t.__name__
+        rules = []
+        for f in attrs.fields(t):
+            if f.name in DROP_FIELDS.get(name, ()):
+                continue
+            rule = ("time" if f.name in TIME_FIELDS.get(name, ()) else
+                    "presence" if f.name in PRESENCE_FIELDS.get(name, ()) else "plain")
+            rules.append((f.name, rule))
+        spec = _SPECS[t] = (name, tuple(rules))
+    return spec
+
+
+def _token(text: str, base_s: int, mask: bool) -> Any:
+    claims = _TOKENS.get(text)
+    if claims is None:
+        try:
+            c = tokens.claims_of(text)
+        except Exception:  # noqa: BLE001 - not a token after all: keep the text
+            _TOKENS[text] = claims = ("text", text)
+        else:
+            claims = _TOKENS[text] = ("jwt",) + tuple(sorted(
+                (k, repr(v)) if k not in ("nbf", "exp") else (k, v) for k, v in c.items()))
+    if claims[0] != "jwt":
+        return text
+    if mask:
+        return ("jwt",) + tuple((k, v) for k, v in claims[1:] if k in ("iss", "sub", "video"))
+    return tuple((k, v - base_s) if k in ("nbf", "exp") else (k, v) for k, v in claims[1:])
+
+
+def canon(obj: Any, base: int, mask: bool = False) -> Any:
+    """`obj` with times relative to `base` (a multiple of 1000) and the rules above applied;
+    `mask`: tokens reduced to issuer, identity and grant (`liveness.loop_key`)."""
+    t = type(obj)
+    if t is str:
+        if obj.startswith("eyJ") and obj.count(".") == 2:
+            return _token(obj, base // 1000, mask)
+        if obj.startswith("audio-") and obj[6:].isdigit():
+            return "audio-#"
+        return obj
+    if t in (int, bool, float) or obj is None or isinstance(obj, enum.Enum):
+        return obj
+    if t is tuple:
+        return tuple(canon(x, base, mask) for x in obj)
+    memo_key = (id(obj), base, mask)
+    hit = _MEMO.get(memo_key)
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    if t is FMap:
+        out: Any = tuple((canon(k, base, mask), canon(v, base, mask)) for k, v in obj.items_)
+    elif attrs.has(t):
+        name, rules = _spec(t)
+        vals: list = [name]
+        for field, rule in rules:
+            v = getattr(obj, field)
+            if rule == "plain":
+                vals.append(canon(v, base, mask))
+            elif rule == "time":
+                vals.append(None if v is None else v - base)
+            else:
+                vals.append(v is not None)
+        out = tuple(vals)
+    elif t is dict:
+        out = tuple(sorted((canon(k, base, mask), canon(v, base, mask)) for k, v in obj.items()))
+    else:
+        out = obj
+    if len(_MEMO) > _MEMO_LIMIT:
+        _MEMO.clear()
+    _MEMO[memo_key] = (obj, out)
+    return out
+
+
+def key(w, cfg, mask_tokens: bool = False) -> tuple:
+    """The canonical key of a World (module docstring); `mask_tokens` for liveness loops only."""
+    now = w.clock.now
+    base = now - now % 1000
+    m = mask_tokens
+    clock = (now % 1000,) + tuple((t.due - base, t.party, t.name, canon(t.key, base, m))
+                                  for t in w.clock.timers)
+    net = (canon(w.net.conns, base, m),
+           tuple((e.conn, e.to_server, canon(e.msg, base, m)) for e in w.net.inflight))
+    unreachable = tuple((p, until - base) for p, until in w.unreachable.items() if until > now)
+    rest = tuple(canon(getattr(w, f.name), base, m) for f in attrs.fields(type(w))
+                 if f.name not in ("clock", "net", "routes", "unreachable"))
+    return clock, net, unreachable, w.routes % cfg.a("pods_per_region"), rest
+
+
+def plain_key(w, cfg) -> Any:
+    """No reduction at all: the World itself (for measuring what the key buys)."""
+    return w
