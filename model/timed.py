@@ -14,7 +14,8 @@ message in flight gets a delivery time (send time + a latency drawn for its link
 - the user's action (`UserSelectsRegion`, `GlassesSocketDrops`, ...), skipped when the world does
   not offer it at that moment (the socket is already down, the region already selected).
 
-At equal times: timers, then deliveries (oldest send first), then the user. Each channel stays
+At equal times: timers, then deliveries (prompt CPU work first, as in `world.canonical_head`, then
+the oldest send), then the user. Each channel stays
 FIFO: a message is delivered no earlier than the one sent before it on its channel. Nothing here
 changes the transition system; the world never sees a latency, only the order and the ticks.
 
@@ -139,7 +140,9 @@ class Scheduler:
     def _next_message(self):
         best, best_key = None, None
         for h in self.w.net.heads():
-            key = (self.due[h.seq], h.seq)
+            # prompt CPU work (`<party>/cpu`) before the network at the same instant, as in
+            # world.canonical_head; otherwise the oldest send first
+            key = (self.due[h.seq], not h.conn.endswith("/cpu"), h.seq)
             if best_key is None or key < best_key:
                 best, best_key = h, key
         return best, (best_key[0] if best_key else INF)
