@@ -51,6 +51,11 @@ def pytest_addoption(parser):
     g.addoption("--results", default=None, metavar="DIR",
                 help="where the matrices, cells.json and counterexamples go (default: results/ "
                      "in the rootdir)")
+    g.addoption("--engine", default="driver", choices=("driver", "explore"),
+                help="driver: Hypothesis sampling (evidence: N runs); explore: every interleaving "
+                     "up to --depth (evidence: exhaustive to depth N; model/explore.py)")
+    g.addoption("--depth", type=int, default=5, metavar="N",
+                help="steps per path for --engine explore (default 5)")
 
 
 @attrs.frozen

@@ -211,6 +211,52 @@ def export_graph(ex: bfs.Exploration, fmt: str, path: str | Path) -> None:
             f.write("}\n")
 
 
+# --- the verdict matrix (pytest model/ --engine explore) -----------------------------------------
+
+def evaluate(fix_set: str, profile: str, cfg: Config, environment: str, depth: int,
+             out_dir: str | Path) -> dict[str, Any]:
+    """A cell record in `verdicts.evaluate`'s shape, from an exhaustive exploration: each property
+    carries `evidence` ("exhaustive to depth N"); a violation its minimal counterexample."""
+    from model import classify as C
+    record, ex = run_cell(fix_set, profile, cfg, environment, depth, P.ALL, out_dir=out_dir)
+    cell: dict[str, Any] = {
+        "fix_set": fix_set, "profile": profile, "environment": environment,
+        "fixes": record["fixes"], "assumptions": record["assumptions"], "examples": 0,
+        "steps": record["transitions"], "mode": f"exhaustive to depth {depth}",
+        "witnesses": {n: 0 for n in P.WITNESSES}, "properties": {}, "diagnostics": {},
+        "errors": [{"error": e["error"], "steps": len(e["steps"])} for e in record["errors"]],
+        "evidence": record["evidence"], "states": record["states"],
+        "seconds": record["seconds"]}
+    for e in record["properties"]:
+        if e["status"] == "violated":
+            steps = e["steps"]
+            cell["properties"][e["property"]] = {
+                "status": "violated", "counterexample": e["trace"], "page": e["page"],
+                "steps": e["length"], "found_steps": e["length"], "detail": e["detail"],
+                "class": C.classify(steps, cfg), "signature": C.signature(e["property"], steps, cfg),
+                "runs": 0, "evidence": record["evidence"], "minimal": True}
+        else:
+            cell["properties"][e["property"]] = {"status": "holds", "runs": 0,
+                                                 "evidence": record["evidence"]}
+    return cell
+
+
+def unexpected(manifest: dict, record: dict) -> str | None:
+    """Why an explored cell fails against the manifest: a violation it does not expect. A property
+    the manifest expects violated that holds up to the depth is not a contradiction (the driver's
+    counterexample may be longer than the depth) and does not fail."""
+    from model import manifest as M
+    key = M.key(record["fix_set"], record["profile"], record["environment"])
+    violated = [p for p, v in record["properties"].items() if v["status"] == "violated"]
+    more = sorted(set(violated) - set(manifest.get(key, ())))
+    if not more:
+        return None
+    return "\n  ".join([f"{key}: violated, not in the manifest: {', '.join(more)}"] + [
+        f"    {p} ({record['properties'][p]['steps']} steps, minimal): "
+        f"{record['properties'][p]['detail']}\n      counterexample: "
+        f"{record['properties'][p]['counterexample']}" for p in more])
+
+
 # --- outputs ------------------------------------------------------------------------------------
 
 def _verdict(e: dict) -> str:

@@ -24,13 +24,21 @@ def test_fix_set_under_profile(cell, selected, results_dir, request):
     fix_set, label, base, overrides, environment = cell
     cfg = make_config([fix_set], base, **overrides) if overrides else None
     seed = getattr(request.config, "_handover_seed", D.DEFAULT_SEED)
-    record = V.evaluate(fix_set, label, settings=selected.settings(), mode=selected.mode, cfg=cfg,
-                        out_dir=results_dir / "counterexamples", environment=environment,
-                        seed=seed, race_windows=selected.profile in D.RANDOM_PROFILES)
+    explore = request.config.getoption("engine", default="driver") == "explore"
+    if explore:     # every interleaving up to --depth (model/explore.py)
+        from model import explore as X
+        record = X.evaluate(fix_set, label, cfg or make_config([fix_set], base), environment,
+                            request.config.getoption("depth"), results_dir / "explore")
+    else:
+        record = V.evaluate(fix_set, label, settings=selected.settings(), mode=selected.mode,
+                            cfg=cfg, out_dir=results_dir / "counterexamples",
+                            environment=environment, seed=seed,
+                            race_windows=selected.profile in D.RANDOM_PROFILES)
     request.node.user_properties.append(("handover_cell", json.dumps(record)))
     problems = []
     if not request.config.getoption("update_manifest", default=False):
-        why = run_session.expected_failure(request.config._handover_manifest, record)
+        why = (X.unexpected if explore else run_session.expected_failure)(
+            request.config._handover_manifest, record)
         if why:
             problems.append(why)
     for e in record["errors"]:

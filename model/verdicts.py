@@ -181,6 +181,8 @@ def matrix(cells: list[dict]) -> dict[str, Any]:
                 agg["class"] = min(agg["classes"], key=_class_rank)
             else:
                 agg["runs"] += v["runs"]
+                if v.get("evidence"):        # --engine explore: "exhaustive to depth N"
+                    agg["evidence"] = v["evidence"]
                 agg["held_under"].append(cell["profile"])
     diagnostics: dict[str, dict] = {}
     for cell in cells:
@@ -224,7 +226,7 @@ ENV_TITLES = {
 
 def _short(agg: dict, n_profiles: int) -> str:
     if agg["status"] == "holds":
-        return f"holds ({agg['runs']} runs)"
+        return f"holds ({agg.get('evidence') or str(agg['runs']) + ' runs'})"
     return f"VIOLATED {len(agg['profiles'])}/{n_profiles} {agg.get('class', '')}".rstrip()
 
 
@@ -292,7 +294,7 @@ def markdown(m: dict, command: str = COMMAND) -> str:
         for p in props:
             agg = row[p]
             if agg["status"] == "holds":
-                cells.append(f"holds ({agg['runs']} runs)")
+                cells.append(f"holds ({agg.get('evidence') or str(agg['runs']) + ' runs'})")
             else:
                 missing = [q for q in m["profiles"] if q not in agg["profiles"]]
                 under = ("all profiles" if not missing else

@@ -257,3 +257,22 @@ def test_cli_export_never_overwrites(tmp_path, capsys):
     f.write_text("keep")
     assert main(["explore", "--export", "dot", str(f)]) == 2
     assert f.read_text() == "keep"
+
+
+# --- the verdict matrix's exhaustive evidence ---------------------------------------------------
+
+def test_matrix_cell_from_the_explorer(tmp_path):
+    from model import explore as X
+    from model import verdicts as V
+    cell = X.evaluate("baseline", "actual-2025-10-17", CFG, "switching", 3, tmp_path)
+    assert all(v["status"] == "holds" and v["evidence"] == "exhaustive to depth 3"
+               for v in cell["properties"].values())
+    m = V.matrix([cell])
+    assert V._short(m["rows"]["baseline"]["NoStaleTokenUse"], 1) == \
+        "holds (exhaustive to depth 3)"
+    key = "baseline@actual-2025-10-17#switching"
+    violated = dict(cell, properties={**cell["properties"], "GraceKeepsAudio": {
+        "status": "violated", "steps": 3, "detail": "d", "counterexample": "c.json"}})
+    assert X.unexpected({key: ["GraceKeepsAudio"]}, violated) is None
+    assert "GraceKeepsAudio" in X.unexpected({key: []}, violated)
+    assert X.unexpected({key: ["AudioReachesActiveRegion"]}, cell) is None   # bounded: no claim
