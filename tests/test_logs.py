@@ -224,6 +224,44 @@ def test_docs_show_the_mapping_table_of_the_code():
     assert markdown_table() in (ROOT / "docs" / "logs.md").read_text()
 
 
+def doc_commands(text: str) -> list[tuple[str, list[str], int | None]]:
+    """(command, output lines, exit status or None) for every `$ handover ...` in the page's code
+    blocks; an `$ echo $?` after a command gives its status."""
+    out: list = []
+    for block in text.split("```")[1::2]:
+        current = None
+        for line in block.splitlines():
+            if line.startswith("$ echo $?"):
+                current[2] = "next"
+            elif line.startswith("$ "):
+                current = [line[2:] if line.startswith("$ handover ") else None, [], None]
+                out.append(current)
+            elif current is not None and current[2] == "next":
+                current[2] = int(line)
+            elif current is not None:
+                current[1].append(line)
+    return [(c, lines, rc) for c, lines, rc in out if c]
+
+
+def test_docs_examples_are_what_the_commands_print(tmp_path, capsys, monkeypatch):
+    """docs/logs.md shows real output: every `handover` command on the page prints it today."""
+    import shlex
+    monkeypatch.chdir(ROOT)
+    page = (ROOT / "docs" / "logs.md").read_text()
+    commands = doc_commands(page)
+    assert len(commands) >= 6
+    for command, lines, status in commands:
+        argv = [a.replace("/tmp/switch-back.jsonl", str(tmp_path / "switch-back.jsonl"))
+                for a in shlex.split(command)[1:]]
+        rc = cli.main(argv)
+        captured = capsys.readouterr()
+        printed = (captured.out + captured.err).replace(str(tmp_path / "switch-back.jsonl"),
+                                                        "/tmp/switch-back.jsonl")
+        assert printed.splitlines() == lines, command
+        if status is not None:
+            assert rc == status, command
+
+
 def test_every_model_event_is_mapped_or_declared_silent():
     """A kind a party logs that is neither mapped nor in SILENT would be silent by accident; a
     statement whose kind no party logs any more would never match."""

@@ -164,9 +164,10 @@ BY_SOURCE: dict[str, list[Statement]] = {src: [s for s in STATEMENTS if s.source
                                          for src in SOURCES}
 SILENT = ("mic_packet", "mic", "audio_received", "grpc_down", "bridge_reconnecting",
           "bridge_resumed", "participant_resumed", "room_closed", "room_reconnecting",
-          "room_failed", "connect_failed", "restart")
+          "room_failed", "connect_failed", "restart", "grpc_retry_skipped")
 """Model events no statement maps: per-packet events (the real code does not log each packet),
-the SDKs' internal resume steps, and calls whose log statement the facts do not give."""
+the SDKs' internal resume steps, a pod restart, and calls or skipped retries whose log statement
+the facts do not give."""
 
 LEVELS = {"debug": 20, "info": 30, "warn": 40, "error": 50, "fatal": 60}
 
