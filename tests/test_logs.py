@@ -221,7 +221,8 @@ def test_the_check_is_deterministic():
 
 def test_docs_show_the_mapping_table_of_the_code():
     from model.logs.statements import markdown_table
-    assert markdown_table() in (ROOT / "docs" / "logs.md").read_text()
+    assert markdown_table() in (ROOT / "docs" / "logs.md").read_text(), \
+        "docs/logs.md is stale: run .venv/bin/python docs/gen_logs.py"
 
 
 def doc_commands(text: str) -> list[tuple[str, list[str], int | None]]:
@@ -257,9 +258,10 @@ def test_docs_examples_are_what_the_commands_print(tmp_path, capsys, monkeypatch
         captured = capsys.readouterr()
         printed = (captured.out + captured.err).replace(str(tmp_path / "switch-back.jsonl"),
                                                         "/tmp/switch-back.jsonl")
-        assert printed.splitlines() == lines, command
+        stale = f"docs/logs.md is stale for `{command}`: run .venv/bin/python docs/gen_logs.py"
+        assert printed.splitlines() == lines, stale
         if status is not None:
-            assert rc == status, command
+            assert rc == status, stale
 
 
 def test_every_model_event_is_mapped_or_declared_silent():
