@@ -1,7 +1,7 @@
 """Long traces: replay speed against the run's length (measured, never asserted).
 
     .venv/bin/python benchmarks/steps.py [--lengths 10,100,1000,10000] [--out results/steps.json]
-                                         [--cli 100000]
+                                         [--cli 100000] [--cycle speak|drop]
 
 A trace of `connect france, settle` then N times `speak, settle` (the reference profile, baseline)
 is replayed with `runner.run`, exactly as `handover replay` does: every safety property after every
@@ -12,6 +12,10 @@ length (linear time). The reference, measured in the same run, is raw `world.ste
 the micro steps of the shortest run with no property checked; "x reference" is the replay's speed
 as a share of that (the rest of the time goes to checking properties and recording). Times are
 CPU seconds of this process.
+
+With `--cycle drop` the repeated part is `ws_drop, settle, speak, settle` instead: the parties'
+own state (room handles, sockets, connections) grows with each reconnection, which the monitors do
+not address (docs/performance.md, "Long traces").
 
 With `--cli N`, it also writes that trace with N steps to a temporary file and times
 `python -m model.cli replay` on it in a child process (CPU and wall seconds, peak memory, lines
@@ -42,18 +46,27 @@ MIN_SECONDS = 0.5
 """Short runs are repeated until they take at least this long."""
 
 
+CYCLES = {
+    "speak": [{"step": "speak"}, {"step": "settle"}],
+    "drop": [{"step": "ws_drop"}, {"step": "settle"}, {"step": "speak"}, {"step": "settle"}],
+}
+"""What is repeated N times after the connect. `drop`: the glasses socket drops and reconnects
+within grace each time (new sockets, new room handles: the parties' own state grows)."""
+CYCLE = "speak"
+
+
 def trace_data(n: int) -> dict:
     steps = [{"step": "connect", "region": "france"}, {"step": "settle"}]
-    steps += [{"step": "speak"}, {"step": "settle"}] * n
+    steps += CYCLES[CYCLE] * n
     return {"format": "handover.trace/1", "steps": steps}
 
 
 def trace(n: int):
-    return parse(trace_data(n), f"speak-settle-{n}")
+    return parse(trace_data(n), f"{CYCLE}-{n}")
 
 
 def micro_actions(n: int) -> list:
-    """The micro steps (actions given to `world.step`) of the n-pair run, in order."""
+    """The micro steps (actions given to `world.step`) of the n-cycle run, in order."""
     t = trace(n)
     cfg = runner.config_for(t)
     w, actions = W.initial(cfg), []
@@ -85,7 +98,7 @@ def reference(n: int) -> dict:
         for a in actions:
             w = W.step(w, a, cfg)
     seconds, calls = timed(replay)
-    return {"what": f"world.step over the {len(actions)} micro steps of the {n}-pair run, "
+    return {"what": f"world.step over the {len(actions)} micro steps of the {n}-cycle {CYCLE} run, "
                     "no properties", "micro_steps_per_s": round(len(actions) / seconds)}
 
 
@@ -108,7 +121,7 @@ def _env_for_this_tree() -> dict:
 
 def cli_replay(steps: int) -> dict:
     """`python -m model.cli replay` of the speak/settle trace with `steps` steps, in a child."""
-    data = trace_data((steps - 2) // 2)
+    data = trace_data((steps - 2) // len(CYCLES[CYCLE]))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "long.json"
         path.write_text(json.dumps(data))
@@ -128,11 +141,15 @@ def cli_replay(steps: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lengths", default="10,100,1000,10000",
-                    help="numbers of speak/settle pairs, comma-separated")
+                    help="numbers of cycles (speak/settle pairs by default), comma-separated")
     ap.add_argument("--out", default="results/steps.json")
+    ap.add_argument("--cycle", choices=sorted(CYCLES), default="speak",
+                    help="what is repeated: speak/settle (default), or a socket drop as well")
     ap.add_argument("--cli", type=int, metavar="STEPS",
                     help="also time `handover replay` of the trace with this many steps")
     args = ap.parse_args()
+    global CYCLE
+    CYCLE = args.cycle
     lengths = [int(x) for x in args.lengths.split(",")]
 
     ref = reference(lengths[0])
@@ -142,7 +159,7 @@ def main() -> None:
         r["x_reference"] = round(r["micro_steps_per_s"] / ref["micro_steps_per_s"], 2)
 
     print(f"reference: {ref['what']}: {ref['micro_steps_per_s']} micro steps/s")
-    print("| speak/settle pairs | trace steps | micro steps | seconds | trace steps/s | "
+    print(f"| {CYCLE} cycles | trace steps | micro steps | seconds | trace steps/s | "
           "micro steps/s | vs shortest | x reference |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
