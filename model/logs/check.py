@@ -55,7 +55,12 @@ def reconstruct(outcome: Outcome, cfg: Config) -> tuple[dict, list]:
         if moves and W.quiescent(before) and steps and steps[-1] != {"step": "settle"}:
             steps.append({"step": "settle"})
             matched.append(())
-        steps.append(step_of(n.action, before))
+        step = step_of(n.action, before)
+        if step["step"] == "deliver":  # name the message, for the reader of --trace-out
+            head = next(h for h in before.net.heads()
+                        if (h.conn, h.to_server) == (n.action.conn, n.action.to_server))
+            step["msg"] = type(head.msg).__name__
+        steps.append(step)
         matched.append(n.matched)
     steps.append({"step": "settle"})
     matched.append(())
