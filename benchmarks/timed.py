@@ -8,7 +8,7 @@
    draws, choosing the next event, checkpoints with their audio probe).
 2. unless --no-cli: the issue's done-when commands, `handover estimate --fix baseline --fix
    status-rejoin --scenario back-after:{30,65} --runs 500 --seed S --format json` for seeds 1 and
-   2, as subprocesses: wall time, the estimates, whether each seed's estimate lies inside the other
+   2, as subprocesses: wall and CPU time, the estimates, whether each seed's estimate lies inside the other
    seed's interval, and whether a second seed-1 run prints the same bytes.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -49,28 +50,35 @@ def sessions_per_second(fix: str, scenario: str, n: int) -> dict:
             "reference_steps_per_s": round(steps / bare), "ratio": round(timed / bare, 2)}
 
 
-def cli_run(scenario: str, seed: int) -> tuple[float, str]:
+def cli_run(scenario: str, seed: int) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the child, stdout) of one done-when command."""
     cmd = [sys.executable, "-m", "model.cli", "estimate", "--fix", "baseline", "--fix",
            "status-rejoin", "--scenario", scenario, "--runs", "500", "--seed", str(seed),
            "--format", "json", "--out", "results/benchmarks-timed"]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _child_cpu()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return time.perf_counter() - t, out
+    return time.perf_counter() - t, _child_cpu() - cpu, out
+
+
+def _child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def done_when() -> list[dict]:
     rows = []
     for scenario in ("back-after:30", "back-after:65"):
-        secs, outs = {}, {}
+        secs, cpus, outs = {}, {}, {}
         for seed in (1, 2):
-            secs[seed], outs[seed] = cli_run(scenario, seed)
-        again = cli_run(scenario, 1)[1]
+            secs[seed], cpus[seed], outs[seed] = cli_run(scenario, seed)
+        again = cli_run(scenario, 1)[2]
         by_seed = {seed: {o["fix"]: o for o in json.loads(outs[seed])} for seed in (1, 2)}
         for fix in FIXES:
             a, b = by_seed[1][fix], by_seed[2][fix]
             rows.append({
                 "scenario": scenario, "fix": fix, "seconds_seed1": round(secs[1], 1),
-                "seconds_seed2": round(secs[2], 1),
+                "seconds_seed2": round(secs[2], 1), "cpu_seconds_seed1": round(cpus[1], 1),
+                "cpu_seconds_seed2": round(cpus[2], 1),
                 "seed1": [a["p_fail"], a["ci_low"], a["ci_high"]],
                 "seed2": [b["p_fail"], b["ci_low"], b["ci_high"]],
                 "seeds_agree": a["ci_low"] <= b["p_fail"] <= a["ci_high"]
