@@ -79,6 +79,7 @@ class HandoverSystem:
         self._key = key
         self.safety, self.quiescent = _safety(), _quiescent()
         self.steps = 0          # world.step / settle calls (for the benchmark)
+        self.step_seconds = 0.0  # time spent in them
 
     def initial(self) -> W.World:
         return W.initial(self.cfg)
@@ -86,30 +87,33 @@ class HandoverSystem:
     def actions(self, w: W.World) -> list:
         return [a for a in W.enabled(w, self.cfg) if type(a) not in self.excluded]
 
-    def successors(self, w: W.World):
+    def successors(self, w: W.World) -> list:
         cfg = self.cfg
+        start = time.perf_counter()
+        out: list = []
         for a in self.actions(w):
             step = label(w, a)
             self.steps += 1
             try:
-                yield step, W.step(w, a, cfg), {}
+                out.append((step, W.step(w, a, cfg), {}))
             except MODEL_ERRORS as e:
-                yield step, e, {}
-        if W.quiescent(w):
-            return
-        hits: dict = {}
+                out.append((step, e, {}))
+        if not W.quiescent(w):
+            hits: dict = {}
 
-        def on_step(action, world, records):
-            for name, fn in self.safety.items():
-                if name not in hits:
-                    d = fn(world, cfg)
-                    if d:
-                        hits[name] = d
-        self.steps += 1
-        try:
-            yield dict(SETTLE), W.settle(w, cfg, on_step), hits
-        except MODEL_ERRORS as e:
-            yield dict(SETTLE), e, hits
+            def on_step(action, world, records):
+                for name, fn in self.safety.items():
+                    if name not in hits:
+                        d = fn(world, cfg)
+                        if d:
+                            hits[name] = d
+            self.steps += 1
+            try:
+                out.append((dict(SETTLE), W.settle(w, cfg, on_step), hits))
+            except MODEL_ERRORS as e:
+                out.append((dict(SETTLE), e, hits))
+        self.step_seconds += time.perf_counter() - start
+        return out
 
     def key(self, w: W.World):
         return self._key(w, self.cfg)

@@ -97,12 +97,18 @@ def _token(text: str, base_s: int, mask: bool) -> Any:
     return tuple((k, v - base_s) if k in ("nbf", "exp") else (k, v) for k, v in claims[1:])
 
 
+_TIMED = [0]
+"""How many times and tokens `canon` has met: a subtree that met none is the same for every
+base, and its memo entry serves every base."""
+
+
 def canon(obj: Any, base: int, mask: bool = False) -> Any:
     """`obj` with times relative to `base` (a multiple of 1000) and the rules above applied;
     `mask`: tokens reduced to issuer, identity and grant (`liveness.loop_key`)."""
     t = type(obj)
     if t is str:
         if obj.startswith("eyJ") and obj.count(".") == 2:
+            _TIMED[0] += 1
             return _token(obj, base // 1000, mask)
         if obj.startswith("audio-") and obj[6:].isdigit():
             return "audio-#"
@@ -111,10 +117,12 @@ def canon(obj: Any, base: int, mask: bool = False) -> Any:
         return obj
     if t is tuple:
         return tuple(canon(x, base, mask) for x in obj)
-    memo_key = (id(obj), base, mask)
-    hit = _MEMO.get(memo_key)
-    if hit is not None and hit[0] is obj:
+    hit = _MEMO.get(id(obj))
+    if hit is not None and hit[0] is obj and (hit[2] is None or hit[2] == (base, mask)):
+        if hit[2] is not None:
+            _TIMED[0] += 1
         return hit[1]
+    before = _TIMED[0]
     if t is FMap:
         out: Any = tuple((canon(k, base, mask), canon(v, base, mask)) for k, v in obj.items_)
     elif attrs.has(t):
@@ -125,6 +133,7 @@ def canon(obj: Any, base: int, mask: bool = False) -> Any:
             if rule == "plain":
                 vals.append(canon(v, base, mask))
             elif rule == "time":
+                _TIMED[0] += 1
                 vals.append(None if v is None else v - base)
             else:
                 vals.append(v is not None)
@@ -135,7 +144,7 @@ def canon(obj: Any, base: int, mask: bool = False) -> Any:
         out = obj
     if len(_MEMO) > _MEMO_LIMIT:
         _MEMO.clear()
-    _MEMO[memo_key] = (obj, out)
+    _MEMO[id(obj)] = (obj, out, None if _TIMED[0] == before else (base, mask))
     return out
 
 
