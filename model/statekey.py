@@ -63,6 +63,9 @@ _SPECS: dict[type, tuple] = {}
 _TOKENS: dict[str, tuple] = {}
 _MEMO: dict[tuple, tuple] = {}
 _MEMO_LIMIT = 400_000
+_INTERN: dict[tuple, int] = {}
+"""Hash-consing: every canonical form of a record or map is replaced by a number, the same number
+for equal forms; a World's key is then a short tuple, cheap to hash and compare."""
 
 
 def _spec(t: type) -> tuple:
@@ -142,6 +145,7 @@ def canon(obj: Any, base: int, mask: bool = False) -> Any:
         out = tuple(sorted((canon(k, base, mask), canon(v, base, mask)) for k, v in obj.items()))
     else:
         out = obj
+    out = _INTERN.setdefault(out, len(_INTERN))
     if len(_MEMO) > _MEMO_LIMIT:
         _MEMO.clear()
     _MEMO[id(obj)] = (obj, out, None if _TIMED[0] == before else (base, mask))
