@@ -80,6 +80,7 @@ class HandoverSystem:
         self.safety, self.quiescent = _safety(), _quiescent()
         self.steps = 0          # world.step / settle calls (for the benchmark)
         self.step_seconds = 0.0  # time spent in them
+        self.witnessed: set = set()   # witnesses true in some explored state
 
     def initial(self) -> W.World:
         return W.initial(self.cfg)
@@ -119,6 +120,8 @@ class HandoverSystem:
         return self._key(w, self.cfg)
 
     def check(self, w: W.World, props) -> dict[str, str]:
+        if len(self.witnessed) < len(P.WITNESSES):
+            self.witnessed.update(n for n, seen in P.witnesses(w).items() if seen)
         out = {}
         quiet = None
         for name in props:
@@ -167,6 +170,7 @@ def run_cell(fix_set: str, profile: str, cfg: Config, environment: str, depth: i
         "evidence": f"exhaustive to depth {ex.depth_done}",
         "depth_requested": depth, "depth": ex.depth_done, "states": ex.states,
         "transitions": ex.transitions, "stopped": ex.stopped or None,
+        "witnesses": sorted(system.witnessed),
         "seconds": round(ex.seconds, 2), "properties": [], "errors": []}
     where = f"{profile}.{environment}.depth{depth}"
     for prop in safe:
@@ -227,7 +231,8 @@ def evaluate(fix_set: str, profile: str, cfg: Config, environment: str, depth: i
         "fix_set": fix_set, "profile": profile, "environment": environment,
         "fixes": record["fixes"], "assumptions": record["assumptions"], "examples": 0,
         "steps": record["transitions"], "mode": f"exhaustive to depth {depth}",
-        "witnesses": {n: 0 for n in P.WITNESSES}, "properties": {}, "diagnostics": {},
+        "witnesses": {n: int(n in record["witnesses"]) for n in P.WITNESSES},
+        "properties": {}, "diagnostics": {},
         "errors": [{"error": e["error"], "steps": len(e["steps"])} for e in record["errors"]],
         "evidence": record["evidence"], "states": record["states"],
         "seconds": record["seconds"]}
@@ -266,6 +271,8 @@ def unexpected(manifest: dict, record: dict) -> str | None:
 def _verdict(e: dict) -> str:
     if e["status"] == "violated":
         where = f": {e['trace']}" if e.get("trace") else ""
+        if e.get("loop"):
+            return f"VIOLATED, a lasso: stem {e['stem']} steps, loop {e['loop']} steps{where}"
         return f"VIOLATED, shortest counterexample {e['length']} steps{where}"
     if e["status"] == "holds":
         return f"holds in every interleaving up to depth {e['depth']}"
@@ -286,6 +293,7 @@ def text(records: list[dict]) -> str:
                 lines.append(f"  {'':<{w}}  {e['detail']}")
         for err in r["errors"]:
             lines.append(f"  MODEL ERROR {err['error']} after {len(err['steps'])} steps")
+        lines.append(f"  witnesses seen in some state: {', '.join(r['witnesses']) or 'none'}")
     return "\n".join(lines) + "\n"
 
 
