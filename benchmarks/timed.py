@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/timed.py [--sessions 200] [--no-cli] [--out results/benchmarks-timed.json]
 
 1. simulated sessions per second per user model (baseline and status-rejoin, seed 0), against a
-   reference measured in the same run: the same sessions' steps applied by `world.step` alone
-   (`runner.apply_step`, no scheduler, no checks). The ratio is what the scheduler adds (latency
-   draws, choosing the next event, checkpoints with their audio probe).
+   reference measured in the same run: the same sessions' actions applied by `world.step` alone
+   (no scheduler, no checks; the checkpoints' `settle` steps are no-ops there). The ratio is what
+   the scheduler adds (latency draws, choosing the next event, checkpoints with their audio
+   probe).
 2. unless --no-cli: the issue's done-when commands, `handover estimate --fix baseline --fix
    status-rejoin --scenario back-after:{30,65} --runs 500 --seed S --format json` for seeds 1 and
    2, as subprocesses: wall and CPU time, the estimates, whether each seed's estimate lies inside the other
@@ -24,10 +25,10 @@ import sys
 import time
 from pathlib import Path
 
-from model import runner
 from model import world as W
 from model.config import make_config
 from model.estimate import session
+from model.trace import action_of
 from model.users import parse
 
 MODELS = ("switch-once", "back-after:30", "back-after:65", "tester", "daily")
@@ -40,11 +41,12 @@ def sessions_per_second(fix: str, scenario: str, n: int) -> dict:
     runs = [session(cfg, model, 0, i) for i in range(n)]
     timed = time.perf_counter() - t
     steps = sum(len(s.steps) for s in runs)
+    actions = [[a for a in map(action_of, s.steps) if a is not None] for s in runs]
     t = time.perf_counter()
-    for s in runs:
+    for acts in actions:
         w = W.initial(cfg)
-        for step in s.steps:
-            w = runner.apply_step(w, step, cfg)
+        for a in acts:
+            w = W.step(w, a, cfg)
     bare = time.perf_counter() - t
     return {"fix": fix, "scenario": scenario, "sessions": n, "steps": steps,
             "failures": sum(s.failed for s in runs),
