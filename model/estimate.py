@@ -16,7 +16,8 @@ the same violation at the same step (`replayed`; a mismatch is reported as a mod
 
 Session i of seed S draws its user from `random.Random(f"{S}/{i}/user")` and its latencies from
 `random.Random(f"{S}/{i}/net")`: the same users meet every fix set (common random numbers), and
-the same seed gives the same output. Exit 0 when the estimate ran; 2 on bad options (one line).
+the same seed gives the same output. Exit 0 when the estimate ran; 2 on bad options (one line) and
+when a session broke the model (the report is printed, then one line naming the error).
 """
 from __future__ import annotations
 
@@ -494,7 +495,23 @@ def cmd_estimate(args) -> int:
         sys.stdout.write(markdown(ests))
     else:
         sys.stdout.write(text(ests))
-    return 0
+    return _model_errors(ests, Path(args.out))
+
+
+def _model_errors(ests: list[Estimate], out_dir: Path) -> int:
+    """0, or 2 (a tool failure) with one line naming the first model error and where its timed
+    trace was written, when any session broke the model: the estimate above is then incomplete."""
+    from model.trace import dump
+    bad = [(e, i, s) for e in ests for i, s in e.errors]
+    if not bad:
+        return 0
+    e, i, s = bad[0]
+    path = out_dir / f"{re.sub(r'[^A-Za-z0-9+._-]+', '_', e.fix)}__model-error.timed.json"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dump(_make_trace(s.steps, e.cfg, PROP, path.stem), path, f"model error: {s.error}")
+    print(f"handover: error: {len(bad)} sessions hit a model error; first ({e.fix}, session {i}): "
+          f"{s.error}; its steps: {path}", file=sys.stderr)
+    return 2
 
 
 def sweep(cfgs: list[tuple[str, Config]], points: list[float], runs: int, seed: int, args) -> int:

@@ -123,7 +123,10 @@ class Sampler:
         return latency.typical if self.typical else latency.draw(self.rng)
 
     def link(self, conn: Conn) -> int:
-        return self.draw(LINKS[link_of(conn)])
+        name = link_of(conn)
+        if name not in LINKS:
+            raise ValueError(f"no latency named {name!r} for connection {conn.id}")
+        return self.draw(LINKS[name])
 
     def rest_round_trip(self) -> int:
         return self.draw(REST) + self.draw(REST)

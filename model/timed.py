@@ -133,7 +133,11 @@ class Scheduler:
             if env.seq < self.seen:
                 continue
             ch = (env.conn, env.to_server)
-            t = max(now + self.sampler.link(net.conn(env.conn)), self.last_due.get(ch, 0))
+            try:
+                lat = self.sampler.link(net.conn(env.conn))
+            except ValueError as e:      # a connection kind model/latency.py does not know
+                raise ModelError(str(e)) from None
+            t = max(now + lat, self.last_due.get(ch, 0))
             self.due[env.seq] = self.last_due[ch] = t
         self.seen = net.seq
 

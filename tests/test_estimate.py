@@ -157,3 +157,13 @@ def test_matrix_lines_state_model_runs_and_interval():
     assert f"user model {users.DEFAULT}" in lines[0] and "5 timed sessions" in lines[0]
     assert lines[1].split() == ["baseline", "100.0%", "[56.6%,", "100.0%]"]
     assert lines[2].split() == ["status-rejoin", "0.0%", "[0.0%,", "43.4%]"]
+
+
+def test_a_model_error_in_a_session_is_exit_2_after_the_report(capsys, tmp_path, monkeypatch):
+    from model import latency as L
+    monkeypatch.delitem(L.LINKS, "rest")       # the phone's token request has no latency now
+    code, out, err = run(capsys, "--runs", 2, "--scenario", "switch-once", "--out", tmp_path)
+    assert code == 2 and "(2 model errors)" in out
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("handover: error: 2 sessions hit a model error") and "rest" in last
+    assert (tmp_path / "baseline__model-error.timed.json").exists()
