@@ -514,19 +514,28 @@ def _model_errors(ests: list[Estimate], out_dir: Path) -> int:
     return 2
 
 
-def sweep(cfgs: list[tuple[str, Config]], points: list[float], runs: int, seed: int, args) -> int:
-    progress = Progress(runs * len(cfgs) * len(points))
+def sweep_rows(cfgs: list[tuple[str, Config]], points: list[float], runs: int, seed: int,
+               progress: Progress | None = None) -> list[dict]:
+    """The failure probability of each fix set at each back-after delay (no families), for a table
+    or `plot_sweep` (a per-fix report page can draw its curve with these two)."""
     rows: list[dict] = []
     for secs in points:
         model = parse_scenario(f"back-after:{_secs(secs)}")
         for fix, cfg in cfgs:
-            progress.begin(f"{fix} {model.name}")
+            if progress:
+                progress.begin(f"{fix} {model.name}")
             est = estimate(fix, cfg, model, runs, seed, progress)
             lo, hi = est.interval
             rows.append({"fix": fix, "seconds": secs, "scenario": model.name, "runs": runs,
                          "seed": seed, "failures": len(est.failures),
                          "p_fail": round(est.p_fail, 6), "ci_low": round(lo, 6),
                          "ci_high": round(hi, 6), "model_errors": len(est.errors)})
+    return rows
+
+
+def sweep(cfgs: list[tuple[str, Config]], points: list[float], runs: int, seed: int, args) -> int:
+    progress = Progress(runs * len(cfgs) * len(points))
+    rows = sweep_rows(cfgs, points, runs, seed, progress)
     progress.end("sweep back-after")
     fixes = [f for f, _ in cfgs]
     png = Path(args.png) if args.png else Path(args.out) / (
@@ -539,7 +548,7 @@ def sweep(cfgs: list[tuple[str, Config]], points: list[float], runs: int, seed: 
     if args.format == "json":
         sys.stdout.write(json.dumps({"sweep": "back-after", "png": str(png), "rows": rows},
                                     indent=2) + "\n")
-        return 0
+        return _sweep_errors(rows)
     md = args.format == "markdown"
     head = ["seconds"] + fixes
     table = [head]
@@ -560,6 +569,16 @@ def sweep(cfgs: list[tuple[str, Config]], points: list[float], runs: int, seed: 
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
         lines += ["", f"written: {png}"]
     sys.stdout.write("\n".join(lines) + "\n")
+    return _sweep_errors(rows)
+
+
+def _sweep_errors(rows: list[dict]) -> int:
+    bad = sum(r["model_errors"] for r in rows)
+    if bad:
+        print(f"handover: error: {bad} sessions of the sweep hit a model error; run handover "
+              f"estimate --scenario back-after:SECONDS on a point to see the first",
+              file=sys.stderr)
+        return 2
     return 0
 
 
