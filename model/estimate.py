@@ -112,7 +112,11 @@ def replays_to(s: Session, cfg: Config, prop: str = PROP) -> str | None:
     """None when replaying the session's steps finds its violation at its last step, with the same
     detail; else what the replay found."""
     from model import runner
-    got = runner.run(_make_trace(s.steps, cfg, prop, "session"), cfg).violations.get(prop)
+    from model.trace import TraceError
+    try:
+        got = runner.run(_make_trace(s.steps, cfg, prop, "session"), cfg).violations.get(prop)
+    except TraceError as e:
+        return f"the replay stopped: {e}"
     want = (len(s.steps) - 1, s.detail)
     return None if got == want else f"replay found {got!r}, the session {want!r}"
 
@@ -499,9 +503,15 @@ def cmd_estimate(args) -> int:
 
 
 def _model_errors(ests: list[Estimate], out_dir: Path) -> int:
-    """0, or 2 (a tool failure) with one line naming the first model error and where its timed
-    trace was written, when any session broke the model: the estimate above is then incomplete."""
+    """0, or 2 (a tool failure) with one line when a failing session does not replay, or naming
+    the first model error and where its timed trace was written when a session broke the model:
+    the estimate above is then not to be trusted."""
     from model.trace import dump
+    for e in ests:
+        for i, why in e.unreplayed[:1]:
+            print(f"handover: error: {e.fix}: {len(e.unreplayed)} failing sessions do not replay "
+                  f"(model bug); session {i}: {why}", file=sys.stderr)
+            return 2
     bad = [(e, i, s) for e in ests for i, s in e.errors]
     if not bad:
         return 0
