@@ -24,6 +24,13 @@ random walks):
    grace window's reconnection and departure are read only as "happened or not" for the verdict;
    the key keeps just that (the detail a report prints is taken from the state the explorer keeps).
 
+6. **Symmetry**: two regions in the same cloud location using the same LiveKit deployment
+   (`cloud-debug` and `cloud-livekit` under the `shared` and `centralus-shared` topologies) differ
+   only in their names, which the model uses as labels: a world and the world with the two names
+   exchanged everywhere (party ids, connection ids, settings, timers; maps re-sorted as `FMap.of`
+   sorts them) have mirrored futures with the same verdicts. The key is the smaller of the two
+   interned forms. `tests/test_explore.py` checks the swap is an automorphism by random walks.
+
 What is *not* merged: connection, room, session and client ids (renaming them would be sound only
 if no order depended on them, and `FMap` orders by key), the absolute times inside the one-second
 grid, and every party field not named above.
@@ -103,38 +110,54 @@ def _token(text: str, base_s: int, mask: bool) -> Any:
 _TIMED = [0]
 """How many times and tokens `canon` has met: a subtree that met none is the same for every
 base, and its memo entry serves every base."""
+_MEMOS: dict[tuple, dict] = {}
 
 
-def canon(obj: Any, base: int, mask: bool = False) -> Any:
+def _rename(text: str, pair: tuple | None) -> str:
+    """`text` with the two region names of `pair` swapped (point 6)."""
+    if pair is None or (pair[0] not in text and pair[1] not in text):
+        return text
+    a, b = pair
+    return text.replace(a, "\0").replace(b, a).replace("\0", b)
+
+
+def canon(obj: Any, base: int, mask: bool = False, swap: tuple | None = None) -> Any:
     """`obj` with times relative to `base` (a multiple of 1000) and the rules above applied;
-    `mask`: tokens reduced to issuer, identity and grant (`liveness.loop_key`)."""
+    `mask`: tokens reduced to issuer, identity and grant (`liveness.loop_key`); `swap`: the form
+    of the world with those two region names exchanged (point 6)."""
     t = type(obj)
     if t is str:
         if obj.startswith("eyJ") and obj.count(".") == 2:
             _TIMED[0] += 1
-            return _token(obj, base // 1000, mask)
+            claims = _token(obj, base // 1000, mask)
+            return claims if swap is None else tuple(
+                (k, _rename(v, swap) if isinstance(v, str) else v) for k, v in claims)
         if obj.startswith("audio-") and obj[6:].isdigit():
             return "audio-#"
-        return obj
+        return _rename(obj, swap)
     if t in (int, bool, float) or obj is None or isinstance(obj, enum.Enum):
         return obj
     if t is tuple:
-        return tuple(canon(x, base, mask) for x in obj)
-    hit = _MEMO.get(id(obj))
-    if hit is not None and hit[0] is obj and (hit[2] is None or hit[2] == (base, mask)):
+        return tuple(canon(x, base, mask, swap) for x in obj)
+    memo = _MEMOS.setdefault((mask, swap), {})
+    hit = memo.get(id(obj))
+    if hit is not None and hit[0] is obj and (hit[2] is None or hit[2] == base):
         if hit[2] is not None:
             _TIMED[0] += 1
         return hit[1]
     before = _TIMED[0]
     if t is FMap:
-        out: Any = tuple((canon(k, base, mask), canon(v, base, mask)) for k, v in obj.items_)
+        items = obj.items_ if swap is None else sorted(
+            obj.items_, key=lambda kv: _rename(repr(kv[0]), swap))     # FMap.of's order
+        out: Any = tuple((canon(k, base, mask, swap), canon(v, base, mask, swap))
+                         for k, v in items)
     elif attrs.has(t):
         name, rules = _spec(t)
         vals: list = [name]
         for field, rule in rules:
             v = getattr(obj, field)
             if rule == "plain":
-                vals.append(canon(v, base, mask))
+                vals.append(canon(v, base, mask, swap))
             elif rule == "time":
                 _TIMED[0] += 1
                 vals.append(None if v is None else v - base)
@@ -142,29 +165,56 @@ def canon(obj: Any, base: int, mask: bool = False) -> Any:
                 vals.append(v is not None)
         out = tuple(vals)
     elif t is dict:
-        out = tuple(sorted((canon(k, base, mask), canon(v, base, mask)) for k, v in obj.items()))
+        out = tuple(sorted((canon(k, base, mask, swap), canon(v, base, mask, swap))
+                           for k, v in obj.items()))
     else:
         out = obj
     out = _INTERN.setdefault(out, len(_INTERN))
-    if len(_MEMO) > _MEMO_LIMIT:
-        _MEMO.clear()
-    _MEMO[id(obj)] = (obj, out, None if _TIMED[0] == before else (base, mask))
+    if len(memo) > _MEMO_LIMIT:
+        memo.clear()
+    memo[id(obj)] = (obj, out, None if _TIMED[0] == before else base)
     return out
 
 
-def key(w, cfg, mask_tokens: bool = False) -> tuple:
-    """The canonical key of a World (module docstring); `mask_tokens` for liveness loops only."""
+def form(w, cfg, mask_tokens: bool = False, swap: tuple | None = None) -> tuple:
+    """The canonical form of a World (points 1-5), or of its image under the swap (point 6)."""
     now = w.clock.now
     base = now - now % 1000
     m = mask_tokens
-    clock = (now % 1000,) + tuple((t.due - base, t.party, t.name, canon(t.key, base, m))
-                                  for t in w.clock.timers)
-    net = (canon(w.net.conns, base, m),
-           tuple((e.conn, e.to_server, canon(e.msg, base, m)) for e in w.net.inflight))
-    unreachable = tuple((p, until - base) for p, until in w.unreachable.items() if until > now)
-    rest = tuple(canon(getattr(w, f.name), base, m) for f in attrs.fields(type(w))
+    clock = (now % 1000,) + tuple((t.due - base, _rename(t.party, swap), t.name,
+                                   canon(t.key, base, m, swap)) for t in w.clock.timers)
+    net = (canon(w.net.conns, base, m, swap),
+           tuple((_rename(e.conn, swap), e.to_server, canon(e.msg, base, m, swap))
+                 for e in w.net.inflight))
+    unreachable = tuple(sorted((_rename(p, swap), until - base)
+                               for p, until in w.unreachable.items() if until > now))
+    rest = tuple(canon(getattr(w, f.name), base, m, swap) for f in attrs.fields(type(w))
                  if f.name not in ("clock", "net", "routes", "unreachable"))
     return clock, net, unreachable, w.routes % cfg.a("pods_per_region"), rest
+
+
+def symmetric_pair(cfg) -> tuple | None:
+    """Two regions the key may swap: same cloud location (`config.GEO`, which fix 3's room names
+    use) and the same LiveKit deployment, so that no name the model compares differs (point 6)."""
+    from model.config import GEO
+    for i, a in enumerate(cfg.regions):
+        for b in cfg.regions[i + 1:]:
+            if GEO[a] == GEO[b] and cfg.deployment_of(a) == cfg.deployment_of(b):
+                return (a, b)
+    return None
+
+
+def key(w, cfg, mask_tokens: bool = False, symmetry: bool = True) -> Any:
+    """The canonical key of a World (module docstring); `mask_tokens` for liveness loops only.
+    With a symmetric pair of regions, the smaller of the interned forms of the world and of its
+    swapped image: a world and its image get the same key."""
+    plain = form(w, cfg, mask_tokens)
+    pair = symmetric_pair(cfg) if symmetry and not mask_tokens else None
+    if pair is None:
+        return plain
+    a = _INTERN.setdefault(plain, len(_INTERN))
+    b = _INTERN.setdefault(form(w, cfg, mask_tokens, pair), len(_INTERN))
+    return min(a, b)
 
 
 def plain_key(w, cfg) -> Any:

@@ -91,9 +91,11 @@ PROPS = ("NoStaleTokenUse", "BridgeNeverCrashes", "AudioReachesActiveRegion",
          "BridgeStatusTruthful", "NoZombieBridges", "GraceKeepsAudio", "OneBridgePerRoom")
 
 
-def _labels_and_verdicts(system, w):
-    succ = [(label, None if isinstance(s, BaseException) else system.key(s), sorted(v))
-            for label, s, v in system.successors(w)]
+def _labels_and_verdicts(system, w, swap=None):
+    from model.statekey import _rename
+    succ = sorted((_rename(json.dumps(label, sort_keys=True), swap),
+                   None if isinstance(s, BaseException) else system.key(s), sorted(v))
+                  for label, s, v in system.successors(w))
     return succ, sorted(system.check(w, PROPS))
 
 
@@ -130,29 +132,39 @@ def test_key_soundness_time_shift_random_walks():
 
 
 def test_key_soundness_merged_states_have_the_same_future():
-    """Worlds merged under one key by random walks (different roads, one key) give the same
-    verdicts, offer the same steps and step to states with the same keys, for a few more steps."""
+    """Worlds merged under one key by random walks (different roads, one key; or mirror images
+    under the region swap) give the same verdicts, offer the same (mirrored) steps and step to
+    states with the same keys, for a few more steps."""
+    from model import statekey as K
     system = HandoverSystem(CFG, "switching")
+    pair = K.symmetric_pair(CFG)
     seen: dict = {}
     pairs = []
     rng = random.Random(1)
     for _ in range(40):
         for w in _walk(system, system.initial(), rng, 6):
             k = system.key(w)
-            if k in seen and seen[k] != w and len(pairs) < 12:
+            if k in seen and seen[k] != w and len(pairs) < 16:
                 pairs.append((seen[k], w))
             seen.setdefault(k, w)
     assert pairs, "the walks merged no two different worlds"
+    mirrored = 0
     for a, b in pairs:
+        swap = None if K.form(a, CFG) == K.form(b, CFG) else pair
+        assert swap is None or K.form(a, CFG, swap=pair) == K.form(b, CFG)
+        mirrored += swap is not None
         for _ in range(3):
-            assert _labels_and_verdicts(system, a) == _labels_and_verdicts(system, b)
-            options = [i for i, (_, s, _) in enumerate(system.successors(a))
-                       if not isinstance(s, BaseException)]
-            if not options:
+            assert _labels_and_verdicts(system, a, swap) == _labels_and_verdicts(system, b)
+            acts = system.actions(a)
+            if not acts:
                 break
-            i = rng.choice(options)
-            a = list(system.successors(a))[i][1]
-            b = list(system.successors(b))[i][1]
+            x = rng.choice(acts)
+            y = _swapped(x, swap) if swap else x
+            try:
+                a, b = W.step(a, x, CFG), W.step(b, y, CFG)
+            except Exception:  # noqa: BLE001 - both raise alike: the labels above matched
+                break
+            assert system.key(a) == system.key(b)
 
 
 # --- the handover explorer ----------------------------------------------------------------------
@@ -209,7 +221,8 @@ def test_export_graph(tmp_path, baseline_depth4, capsys):
                  "--export", "graphml", str(path), "--out", str(tmp_path)])
     assert code == 0
     g = nx.read_graphml(path)
-    assert g.number_of_nodes() == 34
+    ex = bfs.explore(HandoverSystem(CFG, "switching"), 2, ())
+    assert (g.number_of_nodes(), g.number_of_edges()) == (ex.states, ex.graph.number_of_edges())
     assert "holds in every interleaving up to depth 2" in capsys.readouterr().out
 
 
@@ -276,3 +289,48 @@ def test_matrix_cell_from_the_explorer(tmp_path):
     assert X.unexpected({key: ["GraceKeepsAudio"]}, violated) is None
     assert "GraceKeepsAudio" in X.unexpected({key: []}, violated)
     assert X.unexpected({key: ["AudioReachesActiveRegion"]}, cell) is None   # bounded: no claim
+
+
+def _swapped(action, pair):
+    from model.statekey import _rename
+    changes = {f.name: _rename(getattr(action, f.name), pair)
+               for f in attrs.fields(type(action)) if isinstance(getattr(action, f.name), str)}
+    return attrs.evolve(action, **changes)
+
+
+def test_region_swap_is_an_automorphism_random_walks():
+    """The walk with every region name swapped in its actions reaches, at every step, the swapped
+    form of the original walk's world, with the same verdicts and the mirrored enabled actions:
+    what the key's symmetry (statekey point 6) needs."""
+    from model import statekey as K
+    for env in ("switching", "faults"):
+        system = HandoverSystem(CFG, env)
+        pair = K.symmetric_pair(CFG)
+        assert pair == ("cloud-debug", "cloud-livekit")
+        for seed in range(3):
+            rng = random.Random(seed)
+            a = b = system.initial()
+            for _ in range(12):
+                assert K.form(b, CFG) == K.form(a, CFG, swap=pair)
+                assert sorted(system.check(a, PROPS)) == sorted(system.check(b, PROPS))
+                acts = system.actions(a)
+                assert sorted(map(repr, system.actions(b))) == \
+                    sorted(repr(_swapped(x, pair)) for x in acts)
+                pick = rng.choice(acts + ["settle"])
+                try:
+                    if pick == "settle":
+                        a, b = W.settle(a, CFG), W.settle(b, CFG)
+                    else:
+                        a, b = W.step(a, pick, CFG), W.step(b, _swapped(pick, pair), CFG)
+                except Exception:  # noqa: BLE001 - a model error ends the walk (the BFS reports it)
+                    break
+
+
+def test_symmetry_merges_mirrored_states_only():
+    plain = bfs.explore(HandoverSystem(CFG, "switching",
+                                       key=lambda w, c: __import__("model.statekey").statekey.key(
+                                           w, c, symmetry=False)), 4, ("AudioReachesActiveRegion",
+                                                                       "Never"))
+    sym = bfs.explore(HandoverSystem(CFG, "switching"), 4, ("AudioReachesActiveRegion", "Never"))
+    assert sym.states < plain.states
+    assert sym.found["AudioReachesActiveRegion"].depth == plain.found["AudioReachesActiveRegion"].depth
