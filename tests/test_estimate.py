@@ -167,3 +167,11 @@ def test_a_model_error_in_a_session_is_exit_2_after_the_report(capsys, tmp_path,
     last = err.strip().splitlines()[-1]
     assert last.startswith("handover: error: 2 sessions hit a model error") and "rest" in last
     assert (tmp_path / "baseline__model-error.timed.json").exists()
+
+
+def test_a_failure_that_does_not_replay_is_exit_2(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(E, "replays_to", lambda s, cfg, prop=PROP: "replay found None")
+    code, out, err = run(capsys, "--runs", 2, "--out", tmp_path)
+    assert code == 2 and "2 failures do NOT replay" in out
+    assert err.strip().splitlines()[-1].startswith("handover: error: baseline: 2 failing sessions "
+                                                   "do not replay")
