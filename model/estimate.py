@@ -403,7 +403,14 @@ def matrix_lines(fix_sets: list[str], runs: int = MATRIX_RUNS, seed: int = MATRI
 # --- command line -------------------------------------------------------------------------------
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("estimate", help="failure probability of each fix set for simulated users")
+    p = sub.add_parser(
+        "estimate", help="failure probability of each fix set for simulated users",
+        description="Run N simulated user sessions per fix set in the timed engine (message "
+                    "latencies, human-paced switches) and report the probability that a region "
+                    "switch ends with the mic audio not reaching the active region once settled, "
+                    "with a 95%% Wilson interval, and the failure families with their shrunk "
+                    "counterexamples and race windows (docs/timing.md). Deterministic for a seed. "
+                    "Progress on stderr.")
     p.add_argument("--fix", action="append", default=[], metavar="NAME",
                    help="fix set to estimate (repeatable; default baseline)")
     p.add_argument("--profile-assume", default=None, metavar="NAME",
