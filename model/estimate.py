@@ -408,7 +408,7 @@ def add_parser(sub) -> None:
         description="Run N simulated user sessions per fix set in the timed engine (message "
                     "latencies, human-paced switches) and report the probability that a region "
                     "switch ends with the mic audio not reaching the active region once settled, "
-                    "with a 95%% Wilson interval, and the failure families with their shrunk "
+                    "with a 95 percent Wilson interval, and the failure families with their shrunk "
                     "counterexamples and race windows (docs/timing.md). Deterministic for a seed. "
                     "Progress on stderr.")
     p.add_argument("--fix", action="append", default=[], metavar="NAME",
