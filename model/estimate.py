@@ -58,9 +58,11 @@ def wilson(failures: int, runs: int, z: float = Z95) -> tuple[float, float]:
 
 # --- running sessions ---------------------------------------------------------------------------
 
-def session(cfg: Config, model: UserModel, seed: int, i: int) -> Session:
-    events = model.events(random.Random(f"{seed}/{i}/user"), cfg)
-    return run_session(cfg, events, Sampler(random.Random(f"{seed}/{i}/net")), model.tail_ms(cfg))
+def session(cfg: Config, model: UserModel, seed: int, i: int, scale: float = 1.0) -> Session:
+    """Session i of seed `seed`; `scale` multiplies every network latency."""
+    events = model.events(random.Random(f"{seed}/{i}/user"), cfg, scale)
+    return run_session(cfg, events, Sampler(random.Random(f"{seed}/{i}/net"), scale=scale),
+                       model.tail_ms(cfg))
 
 
 @attrs.define(eq=False)
@@ -76,6 +78,7 @@ class Estimate:
     families: list = attrs.Factory(list)       # Family
     unreplayed: list = attrs.Factory(list)     # (run index, what the replay found instead)
     skipped: int = 0                           # user actions the world did not offer
+    scale: float = 1.0                         # network latencies multiplied by this
 
     @property
     def p_fail(self) -> float:
@@ -87,12 +90,13 @@ class Estimate:
 
 
 def estimate(fix: str, cfg: Config, model: UserModel, runs: int, seed: int,
-             progress: "Progress | None" = None, verify: bool = False) -> Estimate:
+             progress: "Progress | None" = None, verify: bool = False,
+             scale: float = 1.0) -> Estimate:
     """Run the sessions; with `verify`, replay every failing session as `handover replay` would
     (`runner.run`) and record any that does not show the same violation at the same step."""
-    est = Estimate(fix, cfg, model.name, runs, seed)
+    est = Estimate(fix, cfg, model.name, runs, seed, scale=scale)
     for i in range(runs):
-        s = session(cfg, model, seed, i)
+        s = session(cfg, model, seed, i, scale)
         est.switches += s.switches
         est.skipped += len(s.skipped)
         if s.error:
@@ -281,6 +285,7 @@ def as_json(est: Estimate) -> dict[str, Any]:
         "scenario": est.scenario,
         "runs": est.runs,
         "seed": est.seed,
+        "latency_scale": est.scale,
         "failures": n_fail,
         "p_fail": round(est.p_fail, 6),
         "ci_low": round(lo, 6),
@@ -306,7 +311,7 @@ def _pct(x: float) -> str:
 def text(ests: list[Estimate]) -> str:
     e0 = ests[0]
     lines = [f"handover estimate: user model {e0.scenario}, {e0.runs} sessions per fix set, "
-             f"seed {e0.seed}",
+             f"seed {e0.seed}" + (f", network latencies x{e0.scale:g}" if e0.scale != 1 else ""),
              f"P(a session's region switch ends with {PROP} violated once settled), 95% Wilson "
              f"interval", ""]
     width = max(len(e.fix) for e in ests)
@@ -428,6 +433,8 @@ def add_parser(sub) -> None:
                         "and a PNG")
     p.add_argument("--out", default=str(OUT), metavar="DIR",
                    help=f"where counterexamples and the sweep PNG go (default {OUT})")
+    p.add_argument("--latency-scale", default="1", metavar="F",
+                   help="multiply every network latency by F (a sensitivity check; default 1)")
     p.add_argument("--png", default=None, metavar="PATH",
                    help="the sweep's PNG (default DIR/sweep-back-after-<fixes>.png)")
     p.set_defaults(func=cmd_estimate)
@@ -457,6 +464,17 @@ def configs(args) -> list[tuple[str, Config]]:
     return out
 
 
+def _scale(value: str) -> float:
+    from model.cli import UsageError
+    try:
+        f = float(value)
+    except ValueError:
+        f = -1.0
+    if not 0 < f <= 100:
+        raise UsageError(f"--latency-scale takes a number above 0 and at most 100, not {value!r}")
+    return f
+
+
 def parse_sweep(spec: str) -> list[float]:
     """"back-after=5..120" (step 5) or "back-after=5..120:2.5" -> the seconds to try."""
     from model.cli import UsageError
@@ -482,9 +500,10 @@ def cmd_estimate(args) -> int:
     from model.cli import UsageError
     runs = _int(args.runs, "--runs", 1)
     seed = _int(args.seed, "--seed", 0)
+    scale = _scale(args.latency_scale)
     cfgs = configs(args)
     if args.sweep:
-        return sweep(cfgs, parse_sweep(args.sweep), runs, seed, args)
+        return sweep(cfgs, parse_sweep(args.sweep), runs, seed, args, scale)
     try:
         model = parse_scenario(args.scenario)
     except ScenarioError as e:
@@ -493,7 +512,7 @@ def cmd_estimate(args) -> int:
     ests = []
     for fix, cfg in cfgs:
         progress.begin(f"{fix} {model.name}")
-        est = estimate(fix, cfg, model, runs, seed, progress, verify=True)
+        est = estimate(fix, cfg, model, runs, seed, progress, verify=True, scale=scale)
         try:
             families(est, Path(args.out))
         except OSError as e:
@@ -532,7 +551,7 @@ def _model_errors(ests: list[Estimate], out_dir: Path) -> int:
 
 
 def sweep_rows(cfgs: list[tuple[str, Config]], points: list[float], runs: int, seed: int,
-               progress: Progress | None = None) -> list[dict]:
+               progress: Progress | None = None, scale: float = 1.0) -> list[dict]:
     """The failure probability of each fix set at each back-after delay (no families), for a table
     or `plot_sweep` (a per-fix report page can draw its curve with these two)."""
     rows: list[dict] = []
@@ -541,7 +560,7 @@ def sweep_rows(cfgs: list[tuple[str, Config]], points: list[float], runs: int, s
         for fix, cfg in cfgs:
             if progress:
                 progress.begin(f"{fix} {model.name}")
-            est = estimate(fix, cfg, model, runs, seed, progress)
+            est = estimate(fix, cfg, model, runs, seed, progress, scale=scale)
             lo, hi = est.interval
             rows.append({"fix": fix, "seconds": secs, "scenario": model.name, "runs": runs,
                          "seed": seed, "failures": len(est.failures),
@@ -550,9 +569,10 @@ def sweep_rows(cfgs: list[tuple[str, Config]], points: list[float], runs: int, s
     return rows
 
 
-def sweep(cfgs: list[tuple[str, Config]], points: list[float], runs: int, seed: int, args) -> int:
+def sweep(cfgs: list[tuple[str, Config]], points: list[float], runs: int, seed: int, args,
+          scale: float = 1.0) -> int:
     progress = Progress(runs * len(cfgs) * len(points))
-    rows = sweep_rows(cfgs, points, runs, seed, progress)
+    rows = sweep_rows(cfgs, points, runs, seed, progress, scale)
     progress.end("sweep back-after")
     fixes = [f for f, _ in cfgs]
     png = Path(args.png) if args.png else Path(args.out) / (

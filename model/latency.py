@@ -113,14 +113,21 @@ USER_SIDE: dict[str, Latency] = {ALERT_OK.name: ALERT_OK}
 
 class Sampler:
     """Draws latencies from one `random.Random`; `typical=True` always gives the medians (used by
-    the race-window measurement, which varies one delay at a time)."""
+    the race-window measurement, which varies one delay at a time). `scale` multiplies every
+    network latency (not the user's own time, `USER_SIDE`): a sensitivity check on the
+    estimates (`handover estimate --latency-scale`)."""
 
-    def __init__(self, rng: random.Random | None = None, typical: bool = False):
+    def __init__(self, rng: random.Random | None = None, typical: bool = False,
+                 scale: float = 1.0):
         self.rng = rng or random.Random(0)
         self.typical = typical
+        self.scale = scale
 
     def draw(self, latency: Latency) -> int:
-        return latency.typical if self.typical else latency.draw(self.rng)
+        ms = latency.typical if self.typical else latency.draw(self.rng)
+        if self.scale != 1.0 and latency.name not in USER_SIDE:
+            ms = int(round(ms * self.scale))
+        return ms
 
     def link(self, conn: Conn) -> int:
         name = link_of(conn)

@@ -69,8 +69,9 @@ class UserModel:
     make: Callable          # (rng, sampler, cfg) -> list[UserEvent]
     description: str
 
-    def events(self, rng: random.Random, cfg: Config) -> list[UserEvent]:
-        return self.make(rng, Sampler(rng), cfg)
+    def events(self, rng: random.Random, cfg: Config, latency_scale: float = 1.0
+               ) -> list[UserEvent]:
+        return self.make(rng, Sampler(rng, scale=latency_scale), cfg)
 
     def tail_ms(self, cfg: Config) -> int:
         return cfg.timing.grace + TAIL_AFTER_GRACE_MS

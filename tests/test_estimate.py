@@ -138,6 +138,8 @@ def test_sweep_writes_a_table_and_a_png(capsys, tmp_path):
     (["--sweep", "back-after=9..1"], "--sweep: need A <= B"),
     (["--sweep", "tester=1..5"], "--sweep takes back-after=A..B"),
     (["--format", "xml"], "invalid choice"),
+    (["--latency-scale", "0"], "--latency-scale takes a number above 0"),
+    (["--latency-scale", "fast"], "--latency-scale takes a number above 0"),
 ])
 def test_bad_options_exit_2_with_one_line(capsys, tmp_path, argv, needle):
     code, out, err = run(capsys, *argv, "--out", tmp_path)
@@ -175,3 +177,15 @@ def test_a_failure_that_does_not_replay_is_exit_2(capsys, tmp_path, monkeypatch)
     assert code == 2 and "2 failures do NOT replay" in out
     assert err.strip().splitlines()[-1].startswith("handover: error: baseline: 2 failing sessions "
                                                    "do not replay")
+
+
+def test_latency_scale_slows_the_network_only():
+    from model.latency import ALERT_OK, PHONE_REGION, Sampler
+    import random
+    a, b = Sampler(random.Random(1)), Sampler(random.Random(1), scale=3)
+    assert b.draw(PHONE_REGION) == round(3 * a.draw(PHONE_REGION))
+    assert b.draw(ALERT_OK) == a.draw(ALERT_OK)
+    cfg = make_config(["baseline"])
+    slow = E.session(cfg, users.parse("switch-once"), 1, 0, scale=3)
+    fast = E.session(cfg, users.parse("switch-once"), 1, 0)
+    assert slow.user_times[0] == fast.user_times[0] and slow.end_ms > fast.end_ms
