@@ -152,7 +152,8 @@ def _make_trace(steps: list[dict], cfg: Config, prop: str, name: str):
 
 def macro_candidates(s: Session) -> list[list[dict]]:
     """The session's user steps with the time between them as `advance` (the system runs normally
-    in between), ending with a settle, or with the rest of the session and a settle."""
+    in between), ending with a settle, or with the rest of the session and a settle; then with a
+    settle after each user step, then with none between them."""
     steps: list[dict] = []
     last = None
     for t, step in s.user_times:
@@ -164,13 +165,17 @@ def macro_candidates(s: Session) -> list[list[dict]]:
     if last is not None and s.end_ms > last:
         out.append(steps + [{"step": "advance", "seconds": (s.end_ms - last) / 1000},
                             {"step": "settle"}])
+    users = [step for _, step in s.user_times]
+    settled = [x for step in users for x in (step, {"step": "settle"})]
+    out += [settled, users + [{"step": "settle"}]]
     return out
 
 
 def shrink_session(s: Session, cfg: Config, prop: str = PROP,
                    max_replays: int = SHRINK_REPLAYS) -> list[dict]:
     """A short trace showing the session's violation. Start from its macro form when that still
-    shows it (`macro_candidates`), else from its own steps; shrink (`model.shrink`) without making
+    shows it (`macro_candidates`; when none does, the session's own timed steps are returned
+    whole); shrink (`model.shrink`) without making
     the failure more contrived than that start (`model.classify`: a shorter trace that needs two
     quick taps is another story than the user's); then turn each `advance` into a `settle`, and
     put a `settle` between two adjacent user steps, wherever the failure stays (the least
@@ -178,7 +183,7 @@ def shrink_session(s: Session, cfg: Config, prop: str = PROP,
     from model import shrink as S
     from model.classify import classify
     from model.trace import TraceError
-    start = s.steps
+    start = None
     for cand in macro_candidates(s):
         try:
             if S.first_violation(cand, cfg, prop, after_switch=True) is not None:
@@ -186,6 +191,10 @@ def shrink_session(s: Session, cfg: Config, prop: str = PROP,
                 break
         except TraceError:
             continue
+    if start is None:
+        # only the timed interleaving shows it: its ticks are not the engines' clock steps, so
+        # the shrinker (which takes only enabled actions) cannot work on it; keep it whole
+        return list(s.steps)
     shrinker = _class_keeping()(cfg, prop, after_switch=True, max_replays=max_replays)
     shrinker.worst = _rank(classify(start, cfg))
     steps = shrinker.shrink(list(start))

@@ -189,3 +189,12 @@ def test_latency_scale_slows_the_network_only():
     slow = E.session(cfg, users.parse("switch-once"), 1, 0, scale=3)
     fast = E.session(cfg, users.parse("switch-once"), 1, 0)
     assert slow.user_times[0] == fast.user_times[0] and slow.end_ms > fast.end_ms
+
+
+def test_a_failure_no_macro_form_shows_keeps_its_timed_steps():
+    import attrs
+    cfg = make_config(["baseline"])
+    s = E.session(cfg, users.parse("back-after:30"), 1, 0)
+    assert s.failed and E.shrink_session(s, cfg, max_replays=30) != s.steps
+    hidden = attrs.evolve(s, user_times=[])        # no user steps to build a macro form from
+    assert E.shrink_session(hidden, cfg) == s.steps
