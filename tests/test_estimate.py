@@ -198,3 +198,22 @@ def test_a_failure_no_macro_form_shows_keeps_its_timed_steps():
     assert s.failed and E.shrink_session(s, cfg, max_replays=30) != s.steps
     hidden = attrs.evolve(s, user_times=[])        # no user steps to build a macro form from
     assert E.shrink_session(hidden, cfg) == s.steps
+
+
+def test_progress_bar_redraws_on_a_terminal_and_prints_one_line_otherwise():
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, tty in ((Tty(), True), (io.StringIO(), False)):
+        p = E.Progress(4, stream)
+        p.begin("baseline back-after:30")
+        for _ in range(4):
+            p.advance()
+        p.end("estimate back-after:30")
+        text = stream.getvalue()
+        assert ("[#########################] 4/4" in text) is tty
+        assert text.endswith("\n") and text.count("\n") == 1
+        assert "estimate back-after:30: 4/4 sessions" in text
