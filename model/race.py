@@ -97,6 +97,7 @@ class RaceWindow:
     latency_draws: int
     runs: int                # timed replays spent
     rebased: str = ""        # the delay moved to, when the trace's own delays do not show it
+    unmeasured: str = ""     # why nothing was measured (a property the timed engine cannot check)
 
     @property
     def bounded(self) -> list[GapWindow]:
@@ -104,6 +105,8 @@ class RaceWindow:
 
     @property
     def text(self) -> str:
+        if self.unmeasured:
+            return f"not measured: {self.unmeasured}"
         lat = f"{self.latency_hits}/{self.latency_draws} random-latency runs"
         if self.latency_hits == self.latency_draws:
             lat = f"at any message delays ({lat})"
@@ -240,6 +243,10 @@ def window(trace: Trace, cfg: Config, prop: str | None = None, draws: int = LATE
     if quick:
         grid, draws = QUICK_GRID, min(draws, QUICK_DRAWS)
     prop = prop or (trace.expectation("violates") or (PROP,))[0]
+    from model import properties as P
+    if prop not in P.SAFETY and prop not in P.QUIESCENT:
+        return RaceWindow(prop, False, (), 0, 0, 0,
+                          unmeasured=f"{prop} is not a safety or quiescence property")
     steps = [step_dict(s) for s in trace.steps]
     events = story(steps, cfg)
     probe = _Probe(cfg, prop, 0)

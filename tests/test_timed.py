@@ -247,3 +247,9 @@ def test_race_command_line(capsys, tmp_path):
     assert race.main([str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not JSON" in err
+
+
+def test_race_window_of_a_property_the_engine_cannot_check_says_so():
+    trace = load(CORPUS / "switch-back-within-grace-shared.json")
+    win = race.window(trace, runner.config_for(trace), "AudioEventuallyFlows")
+    assert win.text == "not measured: AudioEventuallyFlows is not a safety or quiescence property"
