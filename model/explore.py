@@ -156,7 +156,8 @@ def nameable_properties() -> tuple:
 def run_cell(fix_set: str, profile: str, cfg: Config, environment: str, depth: int,
              props: tuple, *, max_states: int | None = None, time_limit: float | None = None,
              out_dir: str | Path = DEFAULT_OUT, progress=None, write: bool = True,
-             export: tuple | None = None) -> tuple[dict, bfs.Exploration]:
+             export: tuple | None = None, race_window: bool = False
+             ) -> tuple[dict, bfs.Exploration]:
     """Explore one (fix set, profile, environment); the JSON record and the exploration."""
     from model import liveness
     system = HandoverSystem(cfg, environment)
@@ -184,7 +185,8 @@ def run_cell(fix_set: str, profile: str, cfg: Config, environment: str, depth: i
                     D.make_trace(steps, cfg, prop), cfg, prop, CX.stem(fix_set, where, prop),
                     out_dir, description=f"{prop} violated by {fix_set} under {profile} "
                     f"({environment} environment): a shortest counterexample, found by "
-                    f"handover explore (breadth-first, {len(steps)} steps).")
+                    f"handover explore (breadth-first, {len(steps)} steps).",
+                    race_window=race_window)
                 entry.update(trace=str(json_path), page=str(md_path))
         record["properties"].append(entry)
     for prop in live:
@@ -349,6 +351,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                    help=f"where counterexamples are written (default {DEFAULT_OUT})")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--race-window", action="store_true",
+                   help="measure each counterexample's timing window (model/race.py; slower)")
     p.set_defaults(func=cmd_explore)
 
 
@@ -424,7 +428,8 @@ def cmd_explore(args) -> int:
         record, _ = run_cell(fix_set, profile, cfg, args.env, opts["depth"], opts["props"],
                              max_states=opts["max_states"], time_limit=opts["time_limit"],
                              out_dir=opts["out"], progress=None if args.quiet else progress_line,
-                             export=opts["export"] if last else None)
+                             export=opts["export"] if last else None,
+                             race_window=args.race_window)
         records.append(record)
     if args.format == "json":
         for r in records:     # one object per (fix set, profile), one per line
