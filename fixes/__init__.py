@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "status-rejoin-as-deployed": "fixes.status_rejoin_as_deployed",
     "bridge-always-replaces": "fixes.bridge_always_replaces",
     "disposed-guards": "fixes.disposed_guards",
+    "recommended": "fixes.recommended",
 }
 
 COMBINATIONS: dict[str, tuple[str, ...]] = {

@@ -141,6 +141,14 @@ def on_disconnected(b: BridgeState, s: RoomSession, reason: str) -> BridgeState:
     return b
 
 
+@seam("bridge.tell_stream_disconnected")
+def tell_stream_disconnected(b: BridgeState, s: RoomSession, ctx: Ctx) -> tuple[BridgeState, list]:
+    """What the session's StreamAudio caller hears when LiveKit disconnected the session (called at
+    the disconnect, and when a stream attaches to a session already disconnected): nothing
+    (OnDisconnected only logs, service.go:126-132; the stream stays open)."""
+    return b, []
+
+
 @seam("bridge.get_status")
 def get_status(b: BridgeState, conn, msg: GetStatus, ctx: Ctx) -> tuple[BridgeState, list]:
     """The baseline bridge has no GetStatus RPC: gRPC answers UNIMPLEMENTED."""
@@ -172,7 +180,10 @@ def on_stream_open(b, conn, msg: StreamAudio, ctx):
     if s is None:
         return b, [Close(conn.id, error=True),
                    log("bridge_stream_refused", "StreamAudio: no session for user")]
-    return _put(b, attrs.evolve(s, stream=conn.id)), []
+    b = _put(b, attrs.evolve(s, stream=conn.id))
+    if s.phase is LinkPhase.DISCONNECTED:      # LiveKit already disconnected it
+        return ctx.cfg.seam("bridge.tell_stream_disconnected")(b, b.all[s.gen], ctx)
+    return b, []
 
 
 def on_stream_closed(b, conn, msg: ConnClosed, ctx):
@@ -213,8 +224,10 @@ def on_joined(b, conn, msg: JoinAccepted, ctx):
 def _give_up(b, s: RoomSession, reason: str, ctx) -> tuple[BridgeState, list]:
     b = _put(b, attrs.evolve(s, phase=LinkPhase.DISCONNECTED))
     b = ctx.cfg.seam("bridge.on_disconnected")(b, s, reason)
+    b, told = ctx.cfg.seam("bridge.tell_stream_disconnected")(b, b.all[s.gen], ctx)
     return b, [log("bridge_disconnected", f"session g{s.gen} disconnected ({reason}); "
-                                          "OnDisconnected only logs", gen=s.gen, reason=reason)]
+                                          "OnDisconnected only logs", gen=s.gen, reason=reason)
+               ] + told
 
 
 def on_refused(b, conn, msg: JoinRefused, ctx):

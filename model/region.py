@@ -100,6 +100,13 @@ def before_livekit_init(r: RegionState, s: Session, ws: str, ctx: Ctx):
     return livekit_init(r, s.sid, ws, ctx)
 
 
+@seam("region.retry_wanted")
+def retry_wanted(r: RegionState, cid: int, ctx: Ctx) -> tuple[RegionState, bool]:
+    """Whether a client's 2 s stream-error retry runs: always (LiveKitGrpcClient.ts:307-339; the
+    client itself skips it once disposed)."""
+    return r, True
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 def _put(r: RegionState, s: Session) -> RegionState:
@@ -280,6 +287,10 @@ def on_client_event(r: RegionState, conn, msg, ctx: Ctx):
     else:
         cid = next(c.cid for c in r.clients.values()
                    if conn.id == c.conn or conn.id.startswith(c.conn + "."))
+    if isinstance(msg, TimerFired) and msg.name == "grpc_retry":
+        r, wanted = ctx.cfg.seam("region.retry_wanted")(r, cid, ctx)
+        if not wanted:
+            return r, [log("grpc_retry_skipped", f"client #{cid}: retry skipped", client=cid)]
     client, effects, done = grpc.handle(r.clients[cid], conn, msg, ctx)
     r = _put_client(r, client)
     for then, ok in done:

@@ -1,0 +1,63 @@
+"""recommended: H-verdicts' proposal for safe region switching (not the platform's code).
+
+Written as the patch we would propose to the platform team; every part names the real file and
+function it changes (paths relative to the MentraOS repository at 507b226e4, system-facts.md).
+docs/fixes.md, section "recommended", explains each part with the counterexample it defeats.
+
+1. Go bridge, `cloud-livekit-bridge/service.go` `JoinRoom` (l.63-71): a JoinRoom for a userId
+   that already has a session closes and replaces it instead of failing with "session already
+   exists for this user" (as shipped later in ca0d2ad2b).
+2. Go bridge, `service.go` `OnDisconnected` callback (l.126-132): when LiveKit disconnects the
+   session (a DUPLICATE_IDENTITY kick by another region's bridge, a failed resume), end that
+   session's `StreamAudio` call with an error status instead of only logging; `StreamAudio`
+   (l.210-330) ends the same way when it attaches to a session LiveKit has already disconnected
+   (a kick that lands between JoinRoom's reply and the stream's start). The cloud's stream
+   `error` handler (`LiveKitGrpcClient.ts:307-339`) then clears `connected`, so `isConnected()`
+   stops claiming a bridge that is not in the room.
+3. Cloud, `LiveKitGrpcClient.ts` stream `error` handler (l.307-339), with `LiveKitManager` passing
+   the session's state: the 2 s reconnect runs only while the user's glasses socket is attached to
+   this region's session. The region the user is on rejoins after a kick; a region the user has
+   left (its session in the grace period) stays out of the room, so two regions never take turns
+   kicking each other.
+4. Cloud, `LiveKitGrpcClient.ts` stream handlers: no-ops once the client is disposed (as in
+   d0054559c), so a disposed client's stream error cannot schedule a reconnect that joins again.
+"""
+import attrs
+
+from fixes import bridge_always_replaces, disposed_guards
+from model.effects import Close
+from model.region import livekit_init
+
+
+def tell_stream_disconnected(b, s, ctx):
+    """Part 2: OnDisconnected ends the session's StreamAudio with an error status."""
+    if s.stream is None:
+        return b, []
+    b = attrs.evolve(b, streams=b.streams.delete(s.stream),
+                     all=b.all.set(s.gen, attrs.evolve(s, stream=None)))
+    return b, [Close(s.stream, error=True)]
+
+
+def retry_wanted(r, cid, ctx):
+    """Part 3: reconnect only for the session in the map whose glasses socket is attached, and
+    once per glasses connection (`last_rejoin` is cleared when a socket attaches), so two
+    sessions that both believe the user is attached cannot take turns kicking each other."""
+    s = r.sessions.get(r.map_sid) if r.map_sid is not None else None
+    if s is None or s.client != cid or s.ws is None or s.last_rejoin is not None:
+        return r, False
+    return attrs.evolve(r, sessions=r.sessions.set(s.sid, attrs.evolve(s, last_rejoin=ctx.now))), True
+
+
+def before_livekit_init(r, s, ws, ctx):
+    """Part 3: a glasses connection starts a new allowance of one kick-triggered rejoin."""
+    r = attrs.evolve(r, sessions=r.sessions.set(s.sid, attrs.evolve(s, last_rejoin=None)))
+    return livekit_init(r, s.sid, ws, ctx)
+
+
+REPLACES = {
+    "bridge.join_room": bridge_always_replaces.join_room,                         # part 1
+    "bridge.tell_stream_disconnected": tell_stream_disconnected,                  # part 2
+    "region.retry_wanted": retry_wanted,                                          # part 3
+    "region.before_livekit_init": before_livekit_init,                            # part 3
+    "grpc.stream_handlers_active": disposed_guards.stream_handlers_active,        # part 4
+}
