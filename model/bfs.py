@@ -19,6 +19,7 @@ also stops once every property asked about is violated (`stopped == "all-violate
 """
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any, Callable, Hashable, Iterable, Protocol
 
@@ -79,7 +80,22 @@ def explore(system: System, depth: int, props: Iterable[str], *, max_states: int
             time_limit: float | None = None, keep_states: bool = False,
             progress: Callable[[int, int, int, float], None] | None = None) -> Exploration:
     """Explore up to `depth` steps; see the module docstring. `progress(depth, states,
-    transitions, seconds)` is called after each level and every few seconds within one."""
+    transitions, seconds)` is called after each level and every few seconds within one.
+
+    Python's cycle collector is paused meanwhile: states and keys are acyclic, and its passes over
+    a growing heap cost a quarter of the time at depth 5 (docs/performance.md, "Explorer")."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _explore(system, depth, props, max_states=max_states, time_limit=time_limit,
+                        keep_states=keep_states, progress=progress)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _explore(system: System, depth: int, props: Iterable[str], *, max_states, time_limit,
+             keep_states, progress) -> Exploration:
     props = tuple(props)
     start = time.perf_counter()
     g = nx.DiGraph()
