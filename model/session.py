@@ -127,11 +127,12 @@ class Session:
         if not self.checks:
             return
         write = terminalreporter.write_line
-        terminalreporter.section("handover manifest")
         if self.update:
+            self.report(terminalreporter)
             M.dump(M.updated(self.manifest, self.results), self.path)
             write(f"rewrote {len(self.results)} cells in {self.path} (review the diff)")
             return
+        self.report(terminalreporter)
         changed = [c for c in self.checks if c.status == "changed"]
         new = [c for c in self.checks if c.status == "new"]
         write(f"{sum(c.status == 'matches' for c in self.checks)} of {len(self.checks)} cells "
@@ -142,6 +143,23 @@ class Session:
             write(f"after reviewing the change: {M.UPDATE_COMMAND}")
         if is_random(config):
             write(f"random run: {self.reproduce()}")
+
+
+    def report(self, terminalreporter) -> None:
+        """The per-fix page (`model/report.py`) from every stored cell, and its short form."""
+        from model import report
+        out = getattr(self.config, "_handover_results", None)
+        try:
+            cells = report.cells_of(out)
+        except (OSError, ValueError, TypeError, AttributeError):
+            return
+        rep = report.build(cells)
+        path = report.write(rep, out)
+        terminalreporter.section("handover: what each fix does (results/report.md)")
+        for line in report.short(rep):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"written: {path}")
+        terminalreporter.section("handover manifest")
 
 
 def expected_failure(manifest: dict, record: dict) -> str | None:

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from model import classify as C
 from model import counterexample as CX
+from model import manifest as M
+from model import report as R
+from model import session as run_session
 from model import driver as D
 from model import properties as P
 from model import runner
@@ -101,3 +105,92 @@ def test_one_matrix_per_environment(tmp_path):
     text = md.read_text()
     assert text.index("Region switching") < text.index("With faults")
     assert set(json.loads(js.read_text())) == {"switching", "faults"}
+
+
+# --- classes in cells, the manifest, the per-fix page -----------------------------------------
+
+def _classed(fix_set, profile, env="switching", violated=()):
+    cell = dict(_cell(fix_set, profile, violated), environment=env)
+    for p in violated:
+        cell["properties"][p].update({"class": violated[p], "signature": f"{p}|{violated[p]}|x"})
+    return cell
+
+
+def test_a_matrix_cell_names_its_least_contrived_class():
+    m = V.matrix([_classed("baseline", "a", violated={"AudioReachesActiveRegion": "timer-race"}),
+                  _classed("baseline", "b", violated={"AudioReachesActiveRegion": "everyday"})])
+    agg = m["rows"]["baseline"]["AudioReachesActiveRegion"]
+    assert agg["class"] == "everyday" and set(agg["classes"]) == {"everyday", "timer-race"}
+    assert "VIOLATED 2/2 everyday" in V.text(m)
+    assert "everyday [3 steps]" in V.markdown(m)
+
+
+def test_evaluate_is_reproducible_and_classifies_what_it_finds(tmp_path):
+    def cell(out):
+        c = V.evaluate("baseline", "actual-2025-10-17", settings=D.settings_for("dev", 25),
+                       environment="switching", out_dir=tmp_path / out, calm_budget=10)
+        c.pop("seconds")
+        return json.dumps(c).replace(str(tmp_path / out), "")
+    first, second = cell("one"), cell("two")
+    assert first == second
+    record = json.loads(first)
+    for prop in V.violated(record):
+        v = record["properties"][prop]
+        assert v["class"] in C.CLASSES and v["signature"].startswith(f"{prop}|{v['class']}|")
+    assert set(record["diagnostics"]) == set(P.DIAGNOSTICS)
+
+
+def test_the_manifest_names_cells_that_changed_either_way(tmp_path):
+    manifest = {"baseline@a#switching": ["AudioReachesActiveRegion"], "fixed@a#switching": []}
+    assert M.check(manifest, "baseline@a#switching", ["AudioReachesActiveRegion"]).passes
+    worse = M.check(manifest, "fixed@a#switching", ["GraceKeepsAudio"])
+    assert not worse.passes and worse.newly_violated == ("GraceKeepsAudio",)
+    assert "CHANGED: now VIOLATES GraceKeepsAudio" in worse.text()
+    better = M.check(manifest, "baseline@a#switching", [])
+    assert not better.passes and "now HOLDS AudioReachesActiveRegion" in better.text()
+    assert M.check(manifest, "brand-new@a#switching", []).passes            # new, holds all
+    new_bad = M.check(manifest, "brand-new@a#switching", ["OneBridgePerRoom"])
+    assert not new_bad.passes and "NEW" in new_bad.text()
+    path = M.dump(M.updated(manifest, {"fixed@a#switching": ["GraceKeepsAudio"]}), tmp_path / "m.json")
+    assert M.load(path)["fixed@a#switching"] == ["GraceKeepsAudio"]
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(M.ManifestError):
+        M.load(tmp_path / "bad.json")
+
+
+def test_a_cell_test_fails_naming_the_changed_property():
+    cell = dict(_cell("baseline", "a", ["GraceKeepsAudio"]), environment="switching")
+    assert run_session.expected_failure({"baseline@a#switching": ["GraceKeepsAudio"]}, cell) is None
+    why = run_session.expected_failure({"baseline@a#switching": []}, cell)
+    assert why.startswith("baseline@a#switching: CHANGED: now VIOLATES GraceKeepsAudio")
+
+
+def test_the_checked_in_manifest_pins_the_reference_baseline_cell(tmp_path):
+    """Fails when the default run's verdict of this cell changes: re-run `pytest model/ -n 2
+    --update-manifest` after reviewing the change."""
+    manifest = M.load()
+    key = M.key("baseline", "actual-2025-10-17", "switching")
+    assert key in manifest, "model/expected-verdicts.json does not pin the baseline"
+    cell = V.evaluate("baseline", "actual-2025-10-17", settings=D.settings_for("dev"),
+                      environment="switching", out_dir=tmp_path)
+    assert sorted(V.violated(cell)) == manifest[key]
+
+
+def test_strictly_better_is_a_partial_order_over_violated_cells():
+    cells = [_classed("baseline", "a", violated={"AudioReachesActiveRegion": "everyday",
+                                                 "GraceKeepsAudio": "everyday"}),
+             _classed("fix1+fix2", "a", violated={"AudioReachesActiveRegion": "everyday"}),
+             _classed("report-fixes", "a", violated={"NoZombieBridges": "timer-race"}),
+             _classed("recommended", "a")]
+    better = R.strictly_better(cells)
+    assert better["recommended"] == ["baseline", "fix1+fix2", "report-fixes"]
+    assert better["fix1+fix2"] == ["baseline"] and better["report-fixes"] == []
+    assert R.ranking(better) == [["recommended"], ["fix1+fix2", "report-fixes"], ["baseline"]]
+    rep = R.build(cells, fam={"recommended": {"report-repro-shared": []},
+                              "baseline": {"report-repro-shared": ["AudioReachesActiveRegion"]}})
+    assert rep["fix_sets"]["report-fixes"]["introduces"] == [("switching", "a", "NoZombieBridges")]
+    md = R.markdown(rep)
+    assert "## recommended" in md and "fixed: every property holds" in md
+    assert "- **Holds every property** under every profile in: switching." in md
+    (line,) = [x for x in R.short(rep) if x.startswith("recommended:")]
+    assert line.startswith("recommended: report family FIXED") and "holds everything" in line
