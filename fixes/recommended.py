@@ -21,12 +21,21 @@ docs/fixes.md, section "recommended", explains each part with the counterexample
    kicking each other.
 4. Cloud, `LiveKitGrpcClient.ts` stream handlers: no-ops once the client is disposed (as in
    d0054559c), so a disposed client's stream error cannot schedule a reconnect that joins again.
+5. Cloud, `UserSession.ts` `createOrReconnect` (l.357-378): a session whose `dispose()` has begun
+   (l.596-679; set a `disposing` flag at its top) is not reused; the glasses get a new session.
+   Otherwise a reconnection that lands during dispose's awaits is attached to a session that is
+   then removed from the map with its LiveKit client disposed: the user has no audio path.
+6. Go bridge, `session.go` `RoomSession.Close()` (l.155-192) and the data callback
+   (`service.go:84-86`): the callback sends on the audio channel only under the session's lock
+   and only while the session is open, and Close() takes that lock before closing the channel;
+   a packet that arrives during Close() is dropped instead of panicking the whole bridge
+   ("send on closed channel") and, through `cloud/start.sh:57-62`, the region.
 """
 import attrs
 
 from fixes import bridge_always_replaces, disposed_guards
 from model.effects import Close
-from model.region import livekit_init
+from model.region import SessionPhase, livekit_init
 
 
 def tell_stream_disconnected(b, s, ctx):
@@ -54,10 +63,22 @@ def before_livekit_init(r, s, ws, ctx):
     return livekit_init(r, s.sid, ws, ctx)
 
 
+def reuses_session(s):
+    """Part 5: never reuse a session that is being disposed."""
+    return s.phase is SessionPhase.ACTIVE
+
+
+def forward_after_close(b, conn, msg, ctx):
+    """Part 6: a packet for a closed session is dropped."""
+    return b, []
+
+
 REPLACES = {
     "bridge.join_room": bridge_always_replaces.join_room,                         # part 1
     "bridge.tell_stream_disconnected": tell_stream_disconnected,                  # part 2
     "region.retry_wanted": retry_wanted,                                          # part 3
     "region.before_livekit_init": before_livekit_init,                            # part 3
     "grpc.stream_handlers_active": disposed_guards.stream_handlers_active,        # part 4
+    "region.reuses_session": reuses_session,                                      # part 5
+    "bridge.forward_after_close": forward_after_close,                            # part 6
 }

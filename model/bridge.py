@@ -304,6 +304,11 @@ def on_forward(b, conn, msg: Resumed, ctx):
 
 
 def on_forward_after_close(b, conn, msg: Resumed, ctx):
+    return ctx.cfg.seam("bridge.forward_after_close")(b, conn, msg, ctx)
+
+
+@seam("bridge.forward_after_close")
+def forward_after_close(b, conn, msg: Resumed, ctx):
     """send on closed channel (session.go:155-192): the process panics."""
     _, gen, packet = msg.tag
     return b, [Crash(f"panic: send on closed channel (data packet {packet} for closed "

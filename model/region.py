@@ -100,6 +100,13 @@ def before_livekit_init(r: RegionState, s: Session, ws: str, ctx: Ctx):
     return livekit_init(r, s.sid, ws, ctx)
 
 
+@seam("region.reuses_session")
+def reuses_session(s: Session) -> bool:
+    """createOrReconnect reuses the map's session whatever its state: nothing checks a disposed
+    flag (UserSession.ts:357-378)."""
+    return True
+
+
 @seam("region.retry_wanted")
 def retry_wanted(r: RegionState, cid: int, ctx: Ctx) -> tuple[RegionState, bool]:
     """Whether a client's 2 s stream-error retry runs: always (LiveKitGrpcClient.ts:307-339; the
@@ -181,7 +188,7 @@ def unknown_continuation(r: RegionState, then, ok, ctx: Ctx):
 def on_glasses_connect(r: RegionState, conn, msg: GlassesConnect, ctx: Ctx):
     """createOrReconnect (UserSession.ts:357-378), then handleConnectionInit."""
     effects: list = []
-    if r.map_sid is not None:
+    if r.map_sid is not None and ctx.cfg.seam("region.reuses_session")(r.sessions[r.map_sid]):
         s = r.sessions[r.map_sid]
         s = attrs.evolve(s, ws=conn.id, disconnected_at=None, reconnection=True,
                          livekit=s.livekit or msg.livekit)
