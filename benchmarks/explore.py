@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import fixes  # noqa: E402
 from model import bfs, driver as D, properties as P, shrink as S, world as W  # noqa: E402
 from model.config import REFERENCE_PROFILE, make_config  # noqa: E402
-from model.explore import HandoverSystem  # noqa: E402
+from model.explore_system import HandoverSystem  # noqa: E402
 
 ENV = "switching"
 

@@ -76,7 +76,7 @@ def recording() -> Iterator[set]:
 
 def by_explorer(cfg, environment: str, depth: int) -> tuple[set, Any]:
     from model import bfs
-    from model.explore import HandoverSystem
+    from model.explore_system import HandoverSystem
     with recording() as hit:
         ex = bfs.explore(HandoverSystem(cfg, environment), depth, ())
     return hit, ex

@@ -142,7 +142,7 @@ def _validates_token(w: W.World, a) -> bool:
 def closure_lasso(start: W.World, cfg, limit: int = CLOSURE_STATES):
     """The environment-only closure from `start` and a fair lasso in it: (steps to the loop,
     loop steps, loop detail) as trace steps, or None."""
-    from model.explore import label
+    from model.explore_system import label
     pod = premise(start)
     g = nx.DiGraph()
     k0 = loop_key(start, cfg)
