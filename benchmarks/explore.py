@@ -64,21 +64,35 @@ def raw_steps_per_second(seconds: float, seed: int = 0) -> float:
 
 
 def shrinker_truth(fix_sets: list[str], depth: int) -> list[dict]:
+    """Per violated (fix set, property): the explorer's minimum over all steps and over macro
+    steps only (`--steps macro`: the everyday shape), and the driver's shrunk length."""
     rows = []
     for fix_set in fix_sets:
         cfg = make_config([fix_set])
         ex = bfs.explore(HandoverSystem(cfg, ENV), depth, P.ALL)
         if not ex.found:
             continue
+        macro = bfs.explore(HandoverSystem(cfg, ENV, macro=True), depth, tuple(ex.found))
         found = D.search(fix_set, REFERENCE_PROFILE, settings=D.settings_for("ci", 100),
                          environment=ENV)
         for prop, f in ex.found.items():
-            row = {"fix_set": fix_set, "property": prop, "explorer_minimum": f.depth}
+            row = {"fix_set": fix_set, "property": prop, "explorer_minimum": f.depth,
+                   "explorer_macro_minimum": macro.found[prop].depth if prop in macro.found
+                   else None}
             if prop in found.findings:
                 steps = S.shrink_steps(found.findings[prop].steps, found.cfg, prop)
-                row.update(driver_found=len(found.findings[prop].steps), driver_shrunk=len(steps))
+                row.update(driver_found=len(found.findings[prop].steps), driver_shrunk=len(steps),
+                           driver_micro=sum(s["step"] in S.MICRO for s in steps))
             rows.append(row)
     return rows
+
+
+def _print_truth(rows: list[dict]) -> None:
+    for row in rows:
+        print(f"{row['fix_set']} {row['property']}: explorer {row['explorer_minimum']} "
+              f"(macro steps only: {row['explorer_macro_minimum'] or '>depth'}), driver shrunk "
+              f"{row.get('driver_shrunk', '-')} with {row.get('driver_micro', '-')} micro steps "
+              f"(found {row.get('driver_found', '-')})", flush=True)
 
 
 def main(argv=None) -> int:
@@ -88,10 +102,17 @@ def main(argv=None) -> int:
     p.add_argument("--shrink-depth", type=int, default=5)
     p.add_argument("--fix", action="append", default=[])
     p.add_argument("--skip-truth", action="store_true")
+    p.add_argument("--only-truth", action="store_true")
     p.add_argument("--out", default="results/bench-explore.json")
     args = p.parse_args(argv)
     lo, hi = (int(x) for x in args.depths.split("-"))
     out: dict = {}
+    if args.only_truth:
+        out["truth"] = shrinker_truth(args.fix or fixes.known(), args.shrink_depth)
+        _print_truth(out["truth"])
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+        return 0
     rate = explore("baseline", 5, None)
     raw = raw_steps_per_second(10.0)
     out["rates"] = {"explorer": rate, "raw_world_step_per_s": round(raw)}
@@ -116,10 +137,7 @@ def main(argv=None) -> int:
           flush=True)
     if not args.skip_truth:
         out["truth"] = shrinker_truth(args.fix or fixes.known(), args.shrink_depth)
-        for row in out["truth"]:
-            print(f"{row['fix_set']} {row['property']}: explorer {row['explorer_minimum']}, "
-                  f"driver shrunk {row.get('driver_shrunk', '-')} "
-                  f"(found {row.get('driver_found', '-')})", flush=True)
+        _print_truth(out["truth"])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     return 0

@@ -57,11 +57,12 @@ def nameable_properties() -> tuple:
 def run_cell(fix_set: str, profile: str, cfg: Config, environment: str, depth: int,
              props: tuple, *, max_states: int | None = None, time_limit: float | None = None,
              out_dir: str | Path = DEFAULT_OUT, progress=None, write: bool = True,
-             export: tuple | None = None, race_window: bool = False
+             export: tuple | None = None, race_window: bool = False, macro: bool = False
              ) -> tuple[dict, bfs.Exploration]:
-    """Explore one (fix set, profile, environment); the JSON record and the exploration."""
+    """Explore one (fix set, profile, environment); the JSON record and the exploration.
+    `macro`: without micro steps (`explore_system.MICRO`)."""
     from model import liveness
-    system = HandoverSystem(cfg, environment)
+    system = HandoverSystem(cfg, environment, macro=macro)
     live = [p for p in props if p in liveness.PROPERTIES]
     safe = tuple(p for p in props if p not in liveness.PROPERTIES)
     ex = bfs.explore(system, depth, safe, max_states=max_states, time_limit=time_limit,
@@ -69,12 +70,13 @@ def run_cell(fix_set: str, profile: str, cfg: Config, environment: str, depth: i
     record: dict[str, Any] = {
         "fix_set": fix_set, "profile": profile, "environment": environment,
         "fixes": list(cfg.fixes), "assumptions": dict(cfg.assumptions.items()),
-        "evidence": f"exhaustive to depth {ex.depth_done}",
+        "evidence": f"exhaustive to depth {ex.depth_done}" + (" (macro steps)" if macro else ""),
+        "steps": "macro" if macro else "all",
         "depth_requested": depth, "depth": ex.depth_done, "states": ex.states,
         "transitions": ex.transitions, "stopped": ex.stopped or None,
         "witnesses": sorted(system.witnessed),
         "seconds": round(ex.seconds, 2), "properties": [], "errors": []}
-    where = f"{profile}.{environment}.depth{depth}"
+    where = f"{profile}.{environment}.depth{depth}" + (".macro" if macro else "")
     for prop in safe:
         entry: dict[str, Any] = {"property": prop, "status": ex.status(prop), "depth": ex.depth_done}
         if prop in ex.found:
@@ -252,6 +254,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                    help=f"where counterexamples are written (default {DEFAULT_OUT})")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--steps", default="all", metavar="KIND",
+                   help="all (default) or macro: without deliver/fire micro steps (everyday traces)")
     p.add_argument("--race-window", action="store_true",
                    help="measure each counterexample's timing window (model/race.py; slower)")
     p.set_defaults(func=cmd_explore)
@@ -288,6 +292,8 @@ def parse_args(args) -> dict:
             raise UsageError(f"unknown property {name!r} (known: {', '.join(props)})")
     if args.format not in ("text", "json", "markdown"):
         raise UsageError(f"--format takes text, json or markdown, not {args.format!r}")
+    if getattr(args, "steps", "all") not in ("all", "macro"):
+        raise UsageError(f"--steps takes all or macro, not {args.steps!r}")
     export = None
     if args.export:
         fmt, path = args.export
@@ -330,7 +336,7 @@ def cmd_explore(args) -> int:
                              max_states=opts["max_states"], time_limit=opts["time_limit"],
                              out_dir=opts["out"], progress=None if args.quiet else progress_line,
                              export=opts["export"] if last else None,
-                             race_window=args.race_window)
+                             race_window=args.race_window, macro=args.steps == "macro")
         records.append(record)
     if args.format == "json":
         for r in records:     # one object per (fix set, profile), one per line

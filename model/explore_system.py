@@ -19,6 +19,9 @@ from model.config import Config
 from model.trace import step_of
 
 MODEL_ERRORS = D.MODEL_ERRORS
+MICRO = frozenset({NetworkDelivers, ClockFiresTimer})
+"""The micro steps. `macro=True` leaves them out: only user actions, faults, ticks and `settle`,
+the steps of an everyday trace (how a person writes one; the shape `model/shrink.py` produces)."""
 
 
 def _safety() -> dict:
@@ -48,9 +51,10 @@ SETTLE = {"step": "settle"}
 class HandoverSystem:
     """The handover World as a `bfs.System` for one configuration and environment."""
 
-    def __init__(self, cfg: Config, environment: str = "switching", key=statekey.key):
+    def __init__(self, cfg: Config, environment: str = "switching", key=statekey.key,
+                 macro: bool = False):
         self.cfg, self.environment = cfg, environment
-        self.excluded = D.ENVIRONMENTS[environment]
+        self.excluded = D.ENVIRONMENTS[environment] | (MICRO if macro else frozenset())
         self._key = key
         self.safety, self.quiescent = _safety(), _quiescent()
         self.steps = 0          # world.step / settle calls (for the benchmark)

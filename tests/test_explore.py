@@ -237,6 +237,18 @@ def test_cli_json_and_exit_status(tmp_path, capsys):
     assert entry["status"] == "violated" and entry["length"] == 4 and entry["depth"] == 4
 
 
+def test_cli_macro_steps_give_the_everyday_minimum(tmp_path, capsys):
+    """Without micro steps the shortest counterexample is one step longer (the everyday shape:
+    user steps, ticks and settles only)."""
+    code = main(["explore", "--steps", "macro", "--depth", "5", "--quiet", "--format", "json",
+                 "--property", "AudioReachesActiveRegion", "--out", str(tmp_path)])
+    record = json.loads(capsys.readouterr().out)
+    (entry,) = record["properties"]
+    assert code == 1 and entry["length"] == 5 and record["steps"] == "macro"
+    steps = [s["step"] for s in json.load(open(entry["trace"]))["steps"]]
+    assert not {"deliver", "fire"} & set(steps) and steps[-1] == "settle"
+
+
 def test_cli_limits_say_incomplete(tmp_path, capsys):
     code = main(["explore", "--depth", "5", "--max-states", "40", "--quiet", "--format", "json",
                  "--property", "AudioReachesActiveRegion", "--out", str(tmp_path)])
@@ -258,6 +270,7 @@ def test_cli_limits_say_incomplete(tmp_path, capsys):
     (["--property", "Nope"], "unknown property 'Nope'"),
     (["--format", "xml"], "--format"),
     (["--export", "svg", "g.svg"], "--export takes graphml or dot"),
+    (["--steps", "micro"], "--steps takes all or macro"),
 ])
 def test_cli_errors_one_line_exit_2(args, words, capsys):
     assert main(["explore", *args]) == 2
