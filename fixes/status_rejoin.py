@@ -10,7 +10,10 @@ From commit 753b1494c (2025-10-20), system-facts.md "Changes the team made":
   `rejoinBridge()` (`LiveKitManager.ts:364`): skipped when the last attempt was under 2 s ago;
   creates a gRPC client only if the manager has none; mints a fresh bridge token (same identity);
   the client's `rejoin()` (`LiveKitGrpcClient.ts:708`): `disconnect()` first when `joinedRoom`, then
-  JoinRoom and a new audio stream. Failures are logged and the ACK is still sent.
+  JoinRoom and a new audio stream; no disposed/connecting check (a disposed client throws at
+  `this.client.joinRoom`, l.708+ @753b1494c). Since `LiveKitManager.dispose()` nulls
+  `bridgeClient` (`LiveKitManager.ts:319-323`), a rejoin after dispose makes a new client
+  (`LiveKitManager.ts:385-387` @753b1494c). Failures are logged and the ACK is still sent.
 """
 import attrs
 
@@ -59,9 +62,13 @@ def rejoin_bridge(r, sid, then, ctx):
         r = attrs.evolve(r, n=cid)
         client, opened = grpc.new(cid, conn_owner(r, ctx.me), bridge_party(r.region, r.pod))
         effects += opened
-    client, more = grpc.connect(client, bridge_params(r, ctx), then)
+    client, more, done = grpc.rejoin(client, bridge_params(r, ctx), then)
     s = attrs.evolve(s, client=client.cid, last_rejoin=ctx.now)
     r = attrs.evolve(r, clients=r.clients.set(client.cid, client), sessions=r.sessions.set(sid, s))
+    from model.region import continue_after
+    for then_, ok in done:
+        r, more2 = continue_after(r, then_, ok, ctx)
+        more = more + more2
     return r, effects + more
 
 

@@ -6,9 +6,16 @@ events: nothing tells the client that the bridge was kicked from the room. `conn
 `disconnect()` when it believes it has joined (l.130-166), then JoinRoom, then opens the StreamAudio
 stream. On a stream `error`: `connected = false` and, unless disposed, one `connect()` after a fixed
 2000 ms with the stored params and token; a failed retry is logged and not rescheduled
-(l.307-339). On stream `end`: all flags cleared, no retry (l.342-351). `disconnect()` (l.710-761)
-is a no-op unless joined; it ends the audio stream, sends LeaveRoom{userId} and clears the flags.
-`dispose()` (l.766-775) marks disposed and fires `disconnect()`.
+(l.307-339). On stream `end`: `connected` and `audioStream` cleared, `joinedRoom` stays true, no
+retry (l.342-351). `disconnect()` (l.710-761) is a no-op unless joined; it ends the audio stream,
+sends LeaveRoom{userId}; its flags are cleared in the LeaveRoom callback (l.749-751), which the
+model approximates by clearing them at once (the gRPC channel is FIFO, so the JoinRoom that
+`connect()` sends after awaiting that reply (l.142-145) is ordered after it anyway).
+`dispose()` (l.766-775) marks disposed, fires `disconnect()` and sets `this.client = null`
+(l.771-774): a disposed client cannot call JoinRoom or open a stream (`connect()` throws when
+disposed, l.131-133; `startAudioStream` throws, l.245) and `getStatus()` answers
+`client_disposed` without an RPC. `connect()` also returns at once while a connect is in progress
+(the `connecting` check, l.131-140).
 
 Old clients are never disposed when LiveKitManager replaces them (LiveKitManager.ts:206-234): they
 keep their streams, timers and stored params. Calls are pure functions returning
@@ -81,14 +88,37 @@ def disconnect(c: Client) -> tuple[Client, list]:
     return c, effects
 
 
-def connect(c: Client, params: tuple, then) -> tuple[Client, list]:
-    """connect(): disconnect() when joined, then JoinRoom with the params (stored for retries)."""
+def connecting(c: Client) -> bool:
+    """isConnecting(): a connect() awaits its JoinRoom reply (LiveKitGrpcClient.ts:131-140)."""
+    return any(kind == "join" for kind, _ in c.calls)
+
+
+def connect(c: Client, params: tuple, then) -> tuple[Client, list, list]:
+    """connect(): throws when disposed (`client` is null, LiveKitGrpcClient.ts:131-133, 771-774),
+    returns while another connect is in progress (l.131-140); else disconnect() when joined, then
+    JoinRoom with the params (stored for retries). Returns (client, effects, completions): a
+    refused call completes at once with False."""
+    if c.disposed:
+        return c, [log("grpc_connect_refused", f"client #{c.cid}: connect() on a disposed client "
+                                               "throws", client=c.cid)], [(then, False)]
+    if connecting(c):
+        return c, [log("grpc_connect_skipped", f"client #{c.cid}: connect() already in progress",
+                       client=c.cid)], [(then, False)]
+    return rejoin(c, params, then)
+
+
+def rejoin(c: Client, params: tuple, then) -> tuple[Client, list, list]:
+    """rejoin() (LiveKitGrpcClient.ts:708+ @753b1494c): no `connecting` check; disconnect() when
+    joined, then JoinRoom. A disposed client throws at `this.client.joinRoom` (client is null)."""
+    if c.disposed:
+        return c, [log("grpc_rejoin_refused", f"client #{c.cid}: rejoin() on a disposed client "
+                                              "throws", client=c.cid)], [(then, False)]
     c, effects = disconnect(c)
     room, url, token = params
     c = attrs.evolve(c, params=params, calls=c.calls + (("join", then),))
     return c, effects + [Send(c.conn, JoinRoom(USER, room, url, token)),
                          log("grpc_join", f"client #{c.cid}: JoinRoom({room} on {url})",
-                             client=c.cid, room=room)]
+                             client=c.cid, room=room)], []
 
 
 def dispose(c: Client) -> tuple[Client, list]:
@@ -98,7 +128,12 @@ def dispose(c: Client) -> tuple[Client, list]:
 
 @seam("grpc.get_status")
 def get_status(c: Client, then) -> tuple[Client, list, list]:
-    """GetStatus{userId} (status-rejoin). The baseline never calls it; the fix modules do."""
+    """GetStatus{userId} (status-rejoin). The baseline never calls it; the fix modules do. On a
+    disposed client it answers `client_disposed` (not connected) without an RPC: `this.client`
+    is null (LiveKitGrpcClient.ts:771-774)."""
+    if c.disposed:
+        return c, [log("grpc_status_disposed", f"client #{c.cid}: getStatus(): client_disposed",
+                       client=c.cid)], [(then, False)]
     c = attrs.evolve(c, calls=c.calls + (("status", then),))
     return c, [Send(c.conn, GetStatus(USER))], []
 
@@ -124,6 +159,13 @@ def on_join_reply(c: Client, conn, msg: JoinRoomReply, ctx):
     if not msg.ok:
         return c, [log("grpc_join_failed", f"client #{c.cid}: JoinRoom failed: {msg.error}",
                        client=c.cid, error=msg.error)], [(then, False)]
+    if c.disposed:
+        # joinRoom's callback continues with startAudioStream, which throws: `this.client` is null
+        # after dispose() (LiveKitGrpcClient.ts:245, 771-774). The bridge keeps its session.
+        c = attrs.evolve(c, joined=True, connected=True)
+        return c, [log("grpc_stream_refused", f"client #{c.cid}: joined, but disposed: "
+                                              "startAudioStream throws", client=c.cid)], \
+            [(then, False)]
     stream = f"{c.conn}.s{c.n + 1}"
     c = attrs.evolve(c, n=c.n + 1, joined=True, connected=True, audio_stream=True, stream=stream)
     return c, [Open(stream, "stream", c.bridge), Send(stream, StreamAudio(USER)),
@@ -149,7 +191,9 @@ def on_unary_failed(c: Client, conn, msg: ConnClosed, ctx):
 
 
 def on_stream_event(c: Client, conn, msg, ctx):
-    """Stream error: connected=false, retry in 2 s unless disposed. Stream end: flags cleared."""
+    """Stream error: connected=false, retry in 2 s unless disposed. Stream end: `connected` and
+    `audioStream` cleared, `joinedRoom` stays true (LiveKitGrpcClient.ts:342-351), so a later
+    dispose()/connect()/rejoin() still sends LeaveRoom{userId}."""
     if conn.id != c.stream or not ctx.cfg.seam("grpc.stream_handlers_active")(c):
         return c, [], []
     if isinstance(msg, AudioFrame):
@@ -160,7 +204,7 @@ def on_stream_event(c: Client, conn, msg, ctx):
         if not c.disposed:
             effects.append(SetTimer("grpc_retry", ctx.cfg.timing.grpc_retry, c.cid))
         return c, effects, []
-    c = attrs.evolve(c, stream=None, connected=False, joined=False, audio_stream=False)
+    c = attrs.evolve(c, stream=None, connected=False, audio_stream=False)
     return c, [log("grpc_stream_end", f"client #{c.cid}: stream ended", client=c.cid)], []
 
 
@@ -168,8 +212,9 @@ def on_retry(c: Client, conn, msg: TimerFired, ctx):
     """One retry with the stored params and token; its failure is only logged."""
     if c.disposed:
         return c, [], []
-    c, effects = connect(c, c.params, None)
-    return c, [log("grpc_retry", f"client #{c.cid}: retrying connect()", client=c.cid)] + effects, []
+    c, effects, done = connect(c, c.params, None)
+    return c, [log("grpc_retry", f"client #{c.cid}: retrying connect()", client=c.cid)] + effects, \
+        done
 
 
 P = ClientPhase

@@ -147,9 +147,25 @@ def start_bridge_subscriber(r: RegionState, sid: int, then, ctx: Ctx) -> tuple[R
                                    "returning early", client=current.cid)])
     r, cid = _n(r)
     client, effects = grpc.new(cid, conn_owner(r, ctx.me), bridge_party(r.region, r.pod))
-    client, more = grpc.connect(client, bridge_params(r, ctx), then)
+    client, more, done = grpc.connect(client, bridge_params(r, ctx), then)
     r = _put(_put_client(r, client), attrs.evolve(s, client=cid))
+    for then_, ok in done:
+        r, more2 = continue_after(r, then_, ok, ctx)
+        more = more + more2
     return r, effects + more
+
+
+def ensure_bridge_connected(r: RegionState, sid: int, ctx: Ctx) -> tuple[RegionState, list]:
+    """ensureBridgeConnected (LiveKitManager.ts:256-312): skipped while the current client is
+    connecting (`isConnecting()`, l.258-264), else startBridgeSubscriber. The real code can still
+    start a second JoinRoom during the `await mintAgentBridgeToken()` gap (l.218-224); the model
+    mints synchronously, so it cannot (docs/model.md, "Approximations")."""
+    s = r.sessions[sid]
+    current = r.clients.get(s.client) if s.client is not None else None
+    if current is not None and grpc.connecting(current):
+        return r, [log("ensure_bridge_skipped", f"ensureBridgeConnected: client #{current.cid} "
+                                                "is connecting; skipped", client=current.cid)]
+    return start_bridge_subscriber(r, sid, None, ctx)
 
 
 def livekit_init(r: RegionState, sid: int, ws: str, ctx: Ctx) -> tuple[RegionState, list]:
@@ -166,8 +182,14 @@ def continue_after(r: RegionState, then, ok, ctx: Ctx, effects=()) -> tuple[Regi
     if then is None:
         return r, effects
     if then[0] == "ack":
+        # userSession.websocket.send (websocket-glasses.service.ts:649; l.800 @83a8053f4): the ACK
+        # goes to the session's *current* socket, which a slow init may find replaced.
         _, ws, sid = then
-        return r, effects + [Send(ws, ConnectionAck(sid)),
+        current = r.sessions[sid].ws
+        if current is None:
+            return r, effects + [log("ack_lost", "CONNECTION_ACK: the session's socket is closed",
+                                     session=sid)]
+        return r, effects + [Send(current, ConnectionAck(sid)),
                              log("ack_sent", f"CONNECTION_ACK sent (bridge ok: {ok})", session=sid)]
     if then[0] == "livekit_init":
         r, more = livekit_init(r, then[2], then[1], ctx)
@@ -209,7 +231,7 @@ def on_mic_state(r: RegionState, conn, msg: MicStateChanged, ctx: Ctx):
     """Mic change -> ensureBridgeConnected -> startBridgeSubscriber (LiveKitManager.ts:256-312)."""
     s = r.sessions[r.ws_of[conn.id]]
     r = _put(r, attrs.evolve(s, mic_on=msg.on))
-    r, effects = start_bridge_subscriber(r, s.sid, None, ctx)
+    r, effects = ensure_bridge_connected(r, s.sid, ctx)
     return r, [log("mic_state", f"session #{s.sid}: mic {'on' if msg.on else 'off'}; "
                                 "ensureBridgeConnected", session=s.sid)] + effects
 
@@ -267,11 +289,15 @@ def on_dispose_step(r: RegionState, conn, msg: Resumed, ctx: Ctx):
 
 
 def dispose_livekit(r: RegionState, s: Session) -> tuple[RegionState, list]:
-    """LiveKitManager.dispose() (LiveKitManager.ts:312-323): its current client's dispose()."""
+    """LiveKitManager.dispose() (LiveKitManager.ts:312-323): its current client's dispose(), then
+    `bridgeClient = null` (LiveKitManager.ts:319-323; d0054559c:279-280), so a later
+    startBridgeSubscriber or rejoinBridge creates a new client (LiveKitManager.ts:385-387
+    @753b1494c)."""
     if s.client is None or s.client not in r.clients:
         return r, []
     client, effects = grpc.dispose(r.clients[s.client])
-    return _put_client(r, client), effects
+    s = attrs.evolve(r.sessions[s.sid], client=None)
+    return _put(_put_client(r, client), s), effects
 
 
 # --- REST ---------------------------------------------------------------------------------------

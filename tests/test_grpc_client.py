@@ -19,7 +19,7 @@ def fresh():
 
 
 def streaming():
-    c, _ = G.connect(fresh(), PARAMS, "then")
+    c, _, _ = G.connect(fresh(), PARAMS, "then")
     c, _, _ = G.handle(c, conn(c.conn, "grpc", "region:france", "bridge:france"),
                        JoinRoomReply(True), C)
     return c
@@ -39,20 +39,20 @@ def test_is_connected_is_the_conjunction_of_the_three_flags():
 
 
 def test_connect_stores_params_and_sends_JoinRoom_without_leave_when_not_joined():
-    c, eff = G.connect(fresh(), PARAMS, "then")
+    c, eff, _ = G.connect(fresh(), PARAMS, "then")
     assert c.params == PARAMS and c.calls == (("join", "then"),)
     assert [e.msg for e in eff if isinstance(e, Send)] == [JoinRoom(USER, *PARAMS)]
 
 
 def test_join_reply_sets_flags_opens_stream_and_completes():
-    c, _ = G.connect(fresh(), PARAMS, "then")
+    c, _, _ = G.connect(fresh(), PARAMS, "then")
     c, eff, done = G.handle(c, conn(c.conn, "grpc", "x", "y"), JoinRoomReply(True), C)
     assert c.is_connected() and c.phase() is G.ClientPhase.STREAMING
     assert Send(c.stream, StreamAudio(USER)) in eff and done == [("then", True)]
 
 
 def test_failed_join_completes_false_and_leaves_flags_clear():
-    c, _ = G.connect(fresh(), PARAMS, "then")
+    c, _, _ = G.connect(fresh(), PARAMS, "then")
     c, _, done = G.handle(c, conn(c.conn, "grpc", "x", "y"), JoinRoomReply(False, "e"), C)
     assert not c.joined and done == [("then", False)]
 
@@ -98,7 +98,7 @@ def test_audio_frame_completes_as_audio():
 
 
 def test_unary_failure_rejects_calls_in_flight():
-    c, _ = G.connect(fresh(), PARAMS, "then")
+    c, _, _ = G.connect(fresh(), PARAMS, "then")
     c2, _, done = G.handle(c, conn(c.conn, "grpc", "x", "y"), ConnClosed(True), C)
     assert c2.calls == () and done == [("then", False)]
 
@@ -121,7 +121,54 @@ def test_a_reply_without_a_call_is_a_protocol_error():
 def test_unary_replies_may_come_back_out_of_call_order():
     """gRPC unary calls are independent: the bridge answers GetStatus at once but answers
     JoinRoom only after its LiveKit connect, so a status reply can overtake a join reply."""
-    c, _ = G.connect(fresh(), PARAMS, "joined")
+    c, _, _ = G.connect(fresh(), PARAMS, "joined")
     c, _, _ = G.get_status(c, "status")
     c2, _, done = G.handle(c, conn(c.conn, "grpc", "x", "y"), StatusReply(True), C)
     assert done == [("status", True)] and c2.calls == (("join", "joined"),)
+
+
+# --- audit corrections (fidelity-audit.md, contradictions 2, 3, 4) -------------------------------
+
+def test_disposed_client_refuses_connect_and_rejoin_without_sending():
+    """dispose() sets `this.client = null` (LiveKitGrpcClient.ts:771-774): connect() throws
+    (l.131-133) and rejoin() throws at this.client.joinRoom (l.708+ @753b1494c)."""
+    c, _ = G.dispose(fresh())
+    for call in (G.connect, G.rejoin):
+        c2, eff, done = call(c, PARAMS, "then")
+        assert done == [("then", False)] and c2.calls == ()
+        assert not [e for e in eff if isinstance(e, Send)]
+
+
+def test_disposed_client_answers_status_without_an_rpc():
+    """getStatus() on a disposed client: `client_disposed`, no GetStatus sent."""
+    c, _ = G.dispose(fresh())
+    c2, eff, done = G.get_status(c, "t")
+    assert done == [("t", False)] and c2.calls == ()
+    assert not [e for e in eff if isinstance(e, Send)]
+
+
+def test_join_reply_after_dispose_opens_no_stream():
+    """startAudioStream throws on a null client (l.245): no StreamAudio after dispose."""
+    c, _, _ = G.connect(fresh(), PARAMS, "then")
+    c, _ = G.dispose(c)
+    c2, eff, done = G.handle(c, conn(c.conn, "grpc", "x", "y"), JoinRoomReply(True), C)
+    assert c2.stream is None and not [e for e in eff if isinstance(e, Open)]
+    assert done == [("then", False)]
+
+
+def test_connect_returns_while_connecting():
+    """The `connecting` check (l.131-140): a second connect() sends no second JoinRoom."""
+    c, _, _ = G.connect(fresh(), PARAMS, "first")
+    c2, eff, done = G.connect(c, PARAMS, "second")
+    assert c2.calls == (("join", "first"),) and done == [("second", False)]
+    assert not [e for e in eff if isinstance(e, Send)]
+
+
+def test_stream_end_leaves_joined_set_so_dispose_still_leaves():
+    """The `end` handler clears connected/audioStream only (l.342-351); joinedRoom stays true,
+    so a later dispose() still sends LeaveRoom{userId}."""
+    c = streaming()
+    c2, _, _ = G.handle(c, conn(c.stream, "stream", "x", "y"), ConnClosed(False), C)
+    assert c2.joined and not c2.connected and not c2.audio_stream and c2.stream is None
+    _, eff = G.dispose(c2)
+    assert Send(c.conn, LeaveRoom(USER)) in eff

@@ -169,9 +169,10 @@ def test_stream_error_retries_once_after_2s_with_the_stored_token():
 
 
 def test_stream_end_clears_the_flags_without_retry():
+    """`end` clears connected/audioStream; joinedRoom stays (LiveKitGrpcClient.ts:342-351)."""
     r, eff = R.handle(joined(), STREAM, ConnClosed(False), C)
     c = r.clients[2]
-    assert not (c.connected or c.joined or c.audio_stream) and of(eff, SetTimer) == []
+    assert not (c.connected or c.audio_stream) and c.joined and of(eff, SetTimer) == []
 
 
 def test_leave_reply_pops_the_call():
@@ -186,3 +187,46 @@ def test_a_dead_pod_ignores_everything():
     r = attrs.evolve(joined(), alive=False)
     for c, msg in ((WS, MicAudio("a")), (GRPC, JoinRoomReply(True)), (None, TimerFired("grace", 1))):
         assert R.handle(r, c, msg, C) == (r, [])
+
+
+# --- audit corrections (fidelity-audit.md, contradictions 1, 4, 6) -------------------------------
+
+def disposed():
+    """A joined session whose grace ran out and whose dispose() passed the LiveKit step."""
+    r, _ = R.handle(joined(), WS, ConnClosed(False), C)
+    r, _ = R.handle(r, None, TimerFired("grace", 1), C)
+    r, _ = R.handle(r, LOCAL, Resumed(("dispose", 1, "analytics")), C)
+    return r
+
+
+def test_livekit_dispose_nulls_the_bridge_client():
+    """LiveKitManager.dispose() sets bridgeClient = null (LiveKitManager.ts:319-323)."""
+    r = disposed()
+    assert r.sessions[1].client is None and r.clients[2].disposed
+
+
+def test_reconnect_after_dispose_makes_a_new_client():
+    """With bridgeClient null, startBridgeSubscriber creates a new client (never a disposed one)."""
+    r = disposed()
+    r2, eff = R.handle(r, conn("mobile/ws5", "ws", "mobile", ME), GlassesConnect(True), C)
+    new = r2.sessions[1].client
+    assert new not in (None, 2) and not r2.clients[new].disposed
+    assert any(isinstance(e.msg, JoinRoom) for e in of(eff, Send) if e.conn == f"{ME}/grpc{new}")
+
+
+def test_mic_change_while_connecting_skips_ensureBridgeConnected():
+    """ensureBridgeConnected skips while the client isConnecting() (LiveKitManager.ts:258-264)."""
+    r, eff = R.handle(opened(), WS, MicStateChanged(False), C)
+    assert "ensure_bridge_skipped" in logs(eff) and of(eff, Open) == [] and len(r.clients) == 1
+
+
+def test_ack_goes_to_the_sessions_current_socket():
+    """userSession.websocket.send (websocket-glasses.service.ts:649): a slow init's ACK reaches
+    the socket attached since."""
+    r = opened()
+    r, _ = R.handle(r, WS, ConnClosed(False), C)
+    ws2 = conn("mobile/ws5", "ws", "mobile", ME)
+    r, _ = R.handle(r, ws2, GlassesConnect(True), C)
+    _, eff = R.handle(r, GRPC, JoinRoomReply(True), C)
+    acks = [e.conn for e in of(eff, Send) if isinstance(e.msg, ConnectionAck)]
+    assert acks == ["mobile/ws5"]
