@@ -213,8 +213,17 @@ def key(w, cfg, mask_tokens: bool = False, symmetry: bool = True) -> Any:
     if pair is None:
         return plain
     a = _INTERN.setdefault(plain, len(_INTERN))
+    known = _ORBIT.get((a, pair))
+    if known is not None:          # this form, or its mirror, was keyed before
+        return known
     b = _INTERN.setdefault(form(w, cfg, mask_tokens, pair), len(_INTERN))
+    _ORBIT[(a, pair)] = _ORBIT[(b, pair)] = min(a, b)
     return min(a, b)
+
+
+_ORBIT: dict[tuple, int] = {}
+"""(interned form, swapped pair) -> the key of its orbit: a state met again, or the mirror of one
+met before, needs no second form."""
 
 
 def plain_key(w, cfg) -> Any:
