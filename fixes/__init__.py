@@ -16,6 +16,7 @@ REGISTRY: dict[str, str] = {
     "fix1-mobile-disconnect-first": "fixes.fix1_mobile_disconnect_first",
     "fix2-dispose-on-disconnect": "fixes.fix2_dispose_on_disconnect",
     "fix3-region-room-names": "fixes.fix3_region_room_names",
+    "fix3-region-room-names-with-rest": "fixes.fix3_region_room_names_with_rest",
     "status-rejoin": "fixes.status_rejoin",
     "status-rejoin-as-deployed": "fixes.status_rejoin_as_deployed",
     "bridge-always-replaces": "fixes.bridge_always_replaces",

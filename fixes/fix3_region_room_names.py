@@ -1,20 +1,24 @@
-"""fix3-region-room-names: region-specific LiveKit room names.
+"""fix3-region-room-names: region-specific LiveKit room names, as the report writes it.
 
 Targets report hypotheses H2/H4 (regions' bridges meet in one room). From the seed report,
-"Fix 3: Use Region-Specific Room Names", in `LiveKitManager.getRoomName()`:
+"Fix 3: Use Region-Specific Room Names", in `LiveKitManager.getRoomName()` only:
 
     const region = process.env.REGION || "unknown"
     return `${this.session.userId}-${region}`   // e.g. "user@email.com-centralus"
 
-`REGION` is the cloud location, so the two centralus regions (cloud-debug, cloud-livekit) get the
-same name (`config.GEO`, system-facts.md "Region names used in the report"). Both the REST mobile
-token and the bridge token use the function.
+Only the bridge token uses `getRoomName()`. The phone's token comes from the REST endpoint, which
+names the room by the email (`livekit.api.ts:82`; fidelity-audit.md, "Fix 3 as the report writes
+it"), so the phone stays in room `<email>` while every bridge joins `<email>-<REGION>`: no bridge
+receives the phone's audio. `fix3-region-room-names-with-rest` is the completed variant.
+
+`REGION` is set nowhere in the repository (`pino-logger.ts:11` only reads it): its value per region
+is the assumption `region_env` (per-location: both centralus regions share "centralus";
+per-deployment; unset: every region falls back to "unknown").
 """
-from model.config import GEO
 
 
 def room_name(user: str, region: str, cfg) -> str:
-    return f"{user}-{GEO[region]}"
+    return f"{user}-{cfg.region_env(region) or 'unknown'}"
 
 
 REPLACES = {"room_name": room_name}

@@ -6,8 +6,9 @@ already exists for this user" when the map has the userId (`service.go:63-71`); 
 connects to LiveKit with the token it was given (`lksdk.ConnectToRoomWithToken`, auto-subscribe
 off, `service.go:136-141`) and then stores the session (the store overwrites: the check and the
 store are separated by the connect). `LeaveRoom{userId}` closes and deletes whatever session the map
-holds (`service.go:180-206`); the StreamAudio goroutine does the same on a receive error
-(`service.go:304-329`). None of these checks which session the caller meant.
+holds (`service.go:180-206`); on a receive error the StreamAudio goroutine closes the session it
+captured when the stream started and deletes the userId's map entry (`service.go:226-230,
+326-327`). None of these checks which session the caller meant.
 
 `RoomSession.Close()` (`session.go:155-192`) disconnects from LiveKit (a leave) and closes the
 channel that carries audio from LiveKit. A packet the SDK had already received goes to that channel
@@ -80,7 +81,7 @@ class BridgeState:
     alive: bool = True
     sessions: FMap = FMap()       # userId -> gen (the map of service.go:36)
     all: FMap = FMap()            # gen -> RoomSession: every session object not yet garbage
-    streams: FMap = FMap()        # stream conn -> userId
+    streams: FMap = FMap()        # stream conn -> (userId, gen of the session captured at start)
     n: int = 0
     life: int = 0                     # incarnation: +1 each time the process died
 
@@ -176,7 +177,7 @@ def on_get_status(b, conn, msg, ctx):
 def on_stream_open(b, conn, msg: StreamAudio, ctx):
     """StreamAudio attaches to the userId's session; without one it returns an error status."""
     s = current(b, msg.user)
-    b = attrs.evolve(b, streams=b.streams.set(conn.id, msg.user))
+    b = attrs.evolve(b, streams=b.streams.set(conn.id, (msg.user, s.gen if s else None)))
     if s is None:
         return b, [Close(conn.id, error=True),
                    log("bridge_stream_refused", "StreamAudio: no session for user")]
@@ -187,15 +188,24 @@ def on_stream_open(b, conn, msg: StreamAudio, ctx):
 
 
 def on_stream_closed(b, conn, msg: ConnClosed, ctx):
-    """A receive error closes and deletes whatever session the userId maps to
-    (service.go:304-329); a client half-close does too under `stream_eof_cleanup`."""
-    user = b.streams.get(conn.id)
+    """A receive error closes the session captured when the stream started and deletes the
+    userId's map entry, whichever session it now holds (service.go:226-230, 326-327); a client
+    half-close does too under `stream_eof_cleanup`. The send-error and 2 s send-timeout paths are
+    not modelled (docs/model.md, "Approximations")."""
+    user, gen = b.streams.get(conn.id, (None, None))
     b = attrs.evolve(b, streams=b.streams.delete(conn.id))
-    s = current(b, user) if user else None
+    s = b.all.get(gen) if gen is not None else None
     if s is None:
         return b, []
     if msg.error or ctx.cfg.a("stream_eof_cleanup"):
-        return close_session(b, s, "stream receive error" if msg.error else "stream EOF")
+        effects: list = []
+        if s.phase is not LinkPhase.CLOSED:
+            b, effects = close_session(b, s, "stream receive error" if msg.error else "stream EOF")
+        if user in b.sessions:
+            effects.append(log("bridge_map_deleted", f"map entry of g{b.sessions[user]} deleted "
+                                                     f"by the stream of g{gen}", gen=gen))
+            b = attrs.evolve(b, sessions=b.sessions.delete(user))
+        return b, effects
     if s.stream == conn.id:
         b = _put(b, attrs.evolve(s, stream=None))
     return b, []

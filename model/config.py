@@ -23,8 +23,8 @@ REGIONS = ("cloud-debug", "cloud-livekit", "france")
 """The report's regions (seed report, "Problem Description")."""
 
 GEO = {"cloud-debug": "centralus", "cloud-livekit": "centralus", "france": "france"}
-"""The cloud location of each region (system-facts.md, "Region names used in the report"); the
-`REGION` env var that fix 3 appends to room names."""
+"""The cloud location of each region (system-facts.md, "Region names used in the report"). Whether
+this is the `REGION` env var fix 3 appends to room names is the assumption `region_env`."""
 
 # name -> (allowed values, default in the reference profile, what it means)
 ASSUMPTIONS: dict[str, tuple[tuple, Any, str]] = {
@@ -38,6 +38,27 @@ ASSUMPTIONS: dict[str, tuple[tuple, Any, str]] = {
     "rest_follows_region": ((True, False), True,
                             "REST base URL re-read on every call (settings.ts:358-370; H5 says stale)"),
     "pods_per_region": ((1, 2), 1, "pods per region without sticky routing"),
+    "region_env": (("per-location", "per-deployment", "unset"), "per-location",
+                   "the REGION env var of each region: set nowhere in the repository, only the "
+                   "logger reads it (pino-logger.ts:11); 'centralus' for both centralus regions "
+                   "comes from the report's prose (fidelity-audit.md, second audit)"),
+    "dispose_location_io": (("timed", "none", "unbounded"), "timed",
+                            "dispose()'s `await locationManager.dispose()` (UserSession.ts:637) does "
+                            "I/O when a location is cached (LocationManager.ts:371-389): it lasts "
+                            "Timing.location_persist; 'none': no location cached; 'unbounded': any "
+                            "delivery may overtake it for any time (adversarial)"),
+    "app_start": (("timed", "instant"), "timed",
+                  "a new session starts its apps before LiveKit init (websocket-glasses.service.ts:"
+                  "576-601), taking Timing.app_start; 'instant' joins LiveKit at once"),
+    "human_paced_switches": ((True, False), True,
+                             "a region switch is human-gated and takes seconds (developer.tsx:51-103, "
+                             "init.tsx:110-131): the next switch only Timing.switch_gap after the "
+                             "last; False allows any number of switches in one instant "
+                             "(adversarial)"),
+    "silent_close": ((False, True), False,
+                     "True: a glasses socket closed before its first message is delivered is never "
+                     "seen as closed by the region (the old model's artifact, adversarial); real: "
+                     "every accepted socket fires close (websocket-glasses.service.ts:217-219)"),
     "stream_eof_cleanup": ((False, True), False,
                            "the bridge's StreamAudio treats a client half-close (io.EOF) like a "
                            "receive error and closes the userId's session (service.go:304-329 names "
@@ -53,6 +74,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     "H5-stale-rest": {"rest_follows_region": False},
     "two-pods": {"pods_per_region": 2},
     "eof-cleanup": {"stream_eof_cleanup": True},
+    "adversarial": {"dispose_location_io": "unbounded", "human_paced_switches": False,
+                    "silent_close": True, "app_start": "instant"},
 }
 """Named assumption profiles; omitted keys take the reference values."""
 
@@ -108,6 +131,25 @@ class Timing:
     # schedule as the Go SDK (documented in docs/model.md, "Constants the facts leave open").
     mobile_sdk_retry_delays: tuple = tuple(i * i * 300 for i in range(10))
     pod_restart: int = 10_000               # not in the facts: Kubernetes restarts a dead pod
+    # A region switch: Save -> test fetch of <url>/apps/version (5 s timeout) -> alert -> OK ->
+    # /init -> version check -> exchangeToken -> setAuthCreds -> new socket (developer.tsx:51-103,
+    # init.tsx:110-131, SocketComms.ts:77-83). The human steps take seconds; the model's lower
+    # bound between two switches is an estimate (not in the facts).
+    switch_gap: int = 3_000
+    # A new session starts its apps before handleLiveKitInit (websocket-glasses.service.ts:576-601):
+    # each app start may wait up to APP_SESSION_TIMEOUT_MS = 5000 (AppManager.ts:53), the webhook
+    # up to 10 s (AppManager.ts:652).
+    app_session_timeout: int = 5_000
+    app_webhook_timeout: int = 10_000
+    # How long the apps' start holds a new session's LiveKit init: bounded by the timeouts above;
+    # the model uses one app's timeout (an estimate: the facts give the bounds, not the typical).
+    app_start: int = 5_000
+    # `await locationManager.dispose()` persisting a cached location (LocationManager.ts:371-389):
+    # a local database write; the bound is an estimate (not in the facts).
+    location_persist: int = 100
+    # MicrophoneManager's debounce before onMicStateChange (MicrophoneManager.ts:79-145, l.128);
+    # its length is not in the facts pages: an estimate.
+    mic_debounce: int = 1_000
 
 
 @attrs.frozen
@@ -136,6 +178,13 @@ class Config:
         if topo == "centralus-shared":
             return "centralus" if GEO[region] == "centralus" else region
         return region
+
+    def region_env(self, region: str) -> str | None:
+        """process.env.REGION of a region's pods under assumption `region_env` (None: unset)."""
+        mode = self.a("region_env")
+        if mode == "unset":
+            return None
+        return GEO[region] if mode == "per-location" else region
 
     def deployments(self) -> tuple:
         return tuple(sorted({self.deployment_of(r) for r in self.regions}))

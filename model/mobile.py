@@ -99,6 +99,7 @@ class MobileState:
     mic_on: bool = True
     n: int = 0                           # id counter (connections, rooms, ops)
     packets: int = 0                     # mic packets sent so far
+    switched_at: int | None = None       # when the user last switched region (not the first connect)
 
 
 def initial() -> MobileState:
@@ -157,10 +158,14 @@ def _finish_op(m: MobileState, rid: int) -> MobileState:
 # --- stimuli (the user and the phone) -----------------------------------------------------------
 
 def select_region(m: MobileState, region: str, ctx: Ctx) -> tuple[MobileState, list]:
-    """The user sets the backend region (first connect or a switch)."""
+    """The user sets the backend region (first connect or a switch). A switch passes through the
+    app's screens and /init (developer.tsx:51-103, init.tsx:110-131, SocketComms.ts:77-83); the
+    model opens the new socket at once and records the time, so that the world offers the next
+    switch only `Timing.switch_gap` later (`switch_ready`)."""
     before = m.backend
     rest = region if (ctx.cfg.a("rest_follows_region") or m.rest_base is None) else m.rest_base
-    m = attrs.evolve(m, backend=region, rest_base=rest)
+    m = attrs.evolve(m, backend=region, rest_base=rest,
+                     switched_at=ctx.now if before is not None else m.switched_at)
     effects: list = []
     if m.ws is not None:
         effects += [Close(m.ws)]
@@ -171,7 +176,7 @@ def select_region(m: MobileState, region: str, ctx: Ctx) -> tuple[MobileState, l
 
 
 def speak(m: MobileState, ctx: Ctx) -> tuple[MobileState, list]:
-    """One mic packet: into the connected room, else over the WebSocket, else nowhere."""
+    """One mic packet: into the connected room, else over a CONNECTED WebSocket, else nowhere."""
     packet = f"audio-{m.packets + 1}"
     m = attrs.evolve(m, packets=m.packets + 1)
     room = m.rooms.get(m.room) if m.room is not None else None
@@ -179,10 +184,21 @@ def speak(m: MobileState, ctx: Ctx) -> tuple[MobileState, list]:
         return m, [Send(room.conn, SendData(packet)),
                    log("mic_packet", f"{packet} -> room on {room.deployment}", packet=packet,
                        via="livekit")]
-    if m.ws is not None:
+    if m.ws is not None and m.ws_status is WsStatus.CONNECTED:
         return m, [Send(m.ws, MicAudio(packet)),
                    log("mic_packet", f"{packet} -> WebSocket", packet=packet, via="ws")]
-    return m, [log("mic_packet", f"{packet} dropped: no room, no socket", packet=packet, via="")]
+    # sendBinary drops audio unless the socket is CONNECTED (WebSocketManager.ts:161-165)
+    return m, [log("mic_packet", f"{packet} dropped: no room, no connected socket", packet=packet,
+                   via="")]
+
+
+def switch_ready(m: MobileState, now: int, cfg) -> bool:
+    """Whether the user can switch region now: always under `human_paced_switches=False`
+    (adversarial), else only `Timing.switch_gap` after the last switch: a switch is human-gated
+    and takes seconds (fidelity-audit.md, "Instant switches")."""
+    if not cfg.a("human_paced_switches") or m.switched_at is None:
+        return True
+    return now - m.switched_at >= cfg.timing.switch_gap
 
 
 def set_mic(m: MobileState, on: bool, ctx: Ctx) -> tuple[MobileState, list]:

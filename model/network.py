@@ -92,13 +92,18 @@ class Network:
     def pop(self, env: Envelope) -> "Network":
         return attrs.evolve(self, inflight=tuple(e for e in self.inflight if e.seq != env.seq))
 
-    def close(self, cid: str, closer: str, error: bool = False) -> "Network":
-        """Close by `closer` (graceful unless `error`); no-op when already closed."""
+    def close(self, cid: str, closer: str, error: bool = False,
+              notify_unrouted: bool = True) -> "Network":
+        """Close by `closer` (graceful unless `error`); no-op when already closed. A region
+        connection not yet routed (its first message not yet delivered) still tells the server,
+        after what the closer sent: every accepted socket fires `close`
+        (websocket-glasses.service.ts:217-219). `notify_unrouted=False` is the adversarial
+        `silent_close` assumption: the server never hears of it."""
         conn = self.conns[cid]
         if not conn.open:
             return self
         net = attrs.evolve(self, conns=self.conns.set(cid, attrs.evolve(conn, open=False)))
-        if conn.kind == "local" or not conn.server:
+        if conn.kind == "local" or (not conn.server and not notify_unrouted):
             return net
         return net._enqueue(cid, closer == conn.client, ConnClosed(error=error))
 

@@ -23,7 +23,8 @@ session from the map (l.666). A reconnect during those awaits reuses the session
 disposed flag.
 
 The REST endpoint (`livekit.api.ts:79-114` -> `livekit.service.ts:46-80`) mints a 24 h mobile token
-for the room `getRoomName()` with this region's deployment key and returns `{url, token}`.
+for the room named by the email (`livekit.api.ts:82`, not `getRoomName()`) with this region's
+deployment key and returns `{url, token}`.
 """
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ class Session:
     phase: SessionPhase = SessionPhase.ACTIVE
     mic_on: bool = True
     last_rejoin: int | None = None    # rejoinBridge throttle (status-rejoin)
+    init_ws: str | None = None        # the socket whose init waits for the apps to start
 
 
 @attrs.frozen
@@ -85,6 +87,12 @@ def initial(region: str, pod: int = 0, alive: bool = True) -> RegionState:
 @seam("room_name")
 def room_name(user: str, region: str, cfg) -> str:
     """LiveKitManager.getRoomName(): the userId (LiveKitManager.ts:50-52)."""
+    return user
+
+
+@seam("region.rest_room_name")
+def rest_room_name(user: str, region: str, cfg) -> str:
+    """The REST mobile token's room: the email (livekit.api.ts:82), not getRoomName()."""
     return user
 
 
@@ -221,19 +229,39 @@ def on_glasses_connect(r: RegionState, conn, msg: GlassesConnect, ctx: Ctx):
         r, sid = _n(r)
         s = Session(sid, ws=conn.id, livekit=msg.livekit)
         r = attrs.evolve(r, map_sid=sid)
-        effects += [log("session_created", f"session #{sid} created; apps started", session=sid)]
+        effects += [log("session_created", f"session #{sid} created; starting apps", session=sid)]
+        if ctx.cfg.a("app_start") == "timed":
+            s = attrs.evolve(s, init_ws=conn.id)
+            r = attrs.evolve(_put(r, s), ws_of=r.ws_of.set(conn.id, s.sid))
+            return r, effects + [SetTimer("apps_started", ctx.cfg.timing.app_start, sid)]
     r = attrs.evolve(_put(r, s), ws_of=r.ws_of.set(conn.id, s.sid))
     r, more = ctx.cfg.seam("region.before_livekit_init")(r, s, conn.id, ctx)
     return r, effects + more
 
 
+def on_apps_started(r: RegionState, conn, msg: TimerFired, ctx: Ctx):
+    """A new session's apps have started (or timed out: APP_SESSION_TIMEOUT_MS = 5000,
+    AppManager.ts:53; webhook 10 s, l.652); only then does handleConnectionInit run
+    handleLiveKitInit (websocket-glasses.service.ts:576-601)."""
+    s = r.sessions[msg.key]
+    ws = s.init_ws
+    s = attrs.evolve(s, init_ws=None)
+    r, more = ctx.cfg.seam("region.before_livekit_init")(_put(r, s), s, ws, ctx)
+    return r, [log("apps_started", f"session #{s.sid}: apps started; LiveKit init",
+                   session=s.sid)] + more
+
+
 def on_mic_state(r: RegionState, conn, msg: MicStateChanged, ctx: Ctx):
-    """Mic change -> ensureBridgeConnected -> startBridgeSubscriber (LiveKitManager.ts:256-312)."""
+    """A mic-state change restarts MicrophoneManager's debounce (MicrophoneManager.ts:79-145,
+    l.128); its end calls ensureBridgeConnected (`on_mic_debounced`). The model keeps the phone's
+    message as what changes the microphone state the cloud debounces (docs/model.md,
+    "Approximations"). SpeakerManager's ensureBridgeConnected calls are not modelled separately."""
     s = r.sessions[r.ws_of[conn.id]]
     r = _put(r, attrs.evolve(s, mic_on=msg.on))
-    r, effects = ensure_bridge_connected(r, s.sid, ctx)
-    return r, [log("mic_state", f"session #{s.sid}: mic {'on' if msg.on else 'off'}; "
-                                "ensureBridgeConnected", session=s.sid)] + effects
+    return r, [CancelTimer("mic_debounce", s.sid),
+               SetTimer("mic_debounce", ctx.cfg.timing.mic_debounce, s.sid),
+               log("mic_changed", f"session #{s.sid}: mic {'on' if msg.on else 'off'}; debounce",
+                   session=s.sid)]
 
 
 def on_ws_audio(r: RegionState, conn, msg: MicAudio, ctx: Ctx):
@@ -251,8 +279,13 @@ def heard(r: RegionState, packet: str, via: str) -> RegionState:
 
 
 def on_ws_closed(r: RegionState, conn, msg: ConnClosed, ctx: Ctx):
-    """handleGlassesConnectionClose (l.1025-1139): disconnectedAt, then grace (when enabled)."""
+    """handleGlassesConnectionClose (websocket-glasses.service.ts:1025-1139): disconnectedAt,
+    then grace (when enabled). The close of a stale socket (the session has a newer one) is checked
+    against the session's current socket and changes nothing (fidelity-audit.md, second audit)."""
     s = r.sessions[r.ws_of[conn.id]]
+    if s.ws is not None and s.ws != conn.id:
+        return r, [log("stale_ws_closed", f"an old glasses socket of session #{s.sid} closed; "
+                                          "the session has a newer one", session=s.sid)]
     s = attrs.evolve(s, disconnected_at=ctx.now, ws=None if s.ws == conn.id else s.ws)
     r, effects = ctx.cfg.seam("region.on_glasses_close")(_put(r, s), s, ctx)
     effects = [log("ws_closed", f"glasses socket of session #{s.sid} "
@@ -264,28 +297,71 @@ def on_ws_closed(r: RegionState, conn, msg: ConnClosed, ctx: Ctx):
 
 
 def on_grace(r: RegionState, conn, msg: TimerFired, ctx: Ctx):
-    """Grace over: skip if reconnected, else UserSession.dispose() (first await: analytics)."""
+    """Grace over: skip if reconnected, else UserSession.dispose() (UserSession.ts:596-679). Its
+    first await, `PosthogService.trackEvent` (UserSession.ts:609), does no I/O
+    (posthog.service.ts:34-54, a synchronous `capture`): not an interleaving point, so the
+    managers (LiveKitManager -> its client's dispose()) are disposed in the same step."""
     s = r.sessions[msg.key]
     if s.ws is not None:
         return r, [log("grace_skipped", f"session #{s.sid}: grace over, reconnected", session=s.sid)]
     r = _put(r, attrs.evolve(s, phase=SessionPhase.DISPOSING))
-    return r, [log("dispose_start", f"session #{s.sid}: grace over; dispose()", session=s.sid),
-               Await(("dispose", s.sid, "analytics"))]
+    r, effects = dispose_livekit(r, s)
+    r, more = location_persist(r, s.sid, ctx)
+    return r, [log("dispose_start", f"session #{s.sid}: grace over; dispose()", session=s.sid)] \
+        + effects + more
 
 
-def on_dispose_step(r: RegionState, conn, msg: Resumed, ctx: Ctx):
-    """After analytics: dispose managers (LiveKitManager -> client.dispose()); after location:
-    delete from the map (UserSession.ts:596-679, l.666)."""
-    _, sid, stage = msg.tag
+def location_persist(r: RegionState, sid: int, ctx: Ctx) -> tuple[RegionState, list]:
+    """`await locationManager.dispose()` (UserSession.ts:637): I/O only when a location is cached
+    (LocationManager.ts:371-389). Assumption `dispose_location_io`: "timed" (the default) resumes
+    after `Timing.location_persist`; "none" (no location cached) resumes at once; "unbounded"
+    lets any other delivery overtake it for any time (the adversarial profile)."""
+    mode = ctx.cfg.a("dispose_location_io")
+    if mode == "timed":
+        return r, [SetTimer("dispose_io", ctx.cfg.timing.location_persist, sid)]
+    if mode == "unbounded":
+        return r, [Await(("dispose", sid, "location"))]
+    return dispose_done(r, sid)
+
+
+def on_dispose_step(r: RegionState, conn, msg, ctx: Ctx):
+    """The location await is over (a `dispose_io` timer, or `Resumed` when unbounded)."""
+    return dispose_done(r, msg.key if isinstance(msg, TimerFired) else msg.tag[1])
+
+
+def dispose_done(r: RegionState, sid: int) -> tuple[RegionState, list]:
+    """The end of dispose(): delete from the map (UserSession.ts:596-679, l.666)."""
     s = r.sessions[sid]
-    if stage == "analytics":
-        r, effects = dispose_livekit(r, s)
-        return r, effects + [Await(("dispose", sid, "location"))]
     r = _put(r, attrs.evolve(s, phase=SessionPhase.DISPOSED))
     if r.map_sid == sid:
         r = attrs.evolve(r, map_sid=None)
     return r, [log("session_disposed", f"session #{sid} disposed and removed from the map",
                    session=sid)]
+
+
+def on_mic_debounced(r: RegionState, conn, msg: TimerFired, ctx: Ctx):
+    """MicrophoneManager's debounce ran out (MicrophoneManager.ts:79-145, l.128): onMicStateChange
+    -> ensureBridgeConnected (LiveKitManager.ts:256-312)."""
+    s = r.sessions[msg.key]
+    r, effects = ensure_bridge_connected(r, s.sid, ctx)
+    return r, [log("mic_state", f"session #{s.sid}: mic {'on' if s.mic_on else 'off'} "
+                                "(debounced); ensureBridgeConnected", session=s.sid)] + effects
+
+
+def on_session_timer(r: RegionState, conn, msg: TimerFired, ctx: Ctx):
+    """A session's timers: the apps' start, the location persist of dispose(), grace (only while
+    active), the microphone debounce (MicrophoneManager is disposed with the session: ignored
+    once disposing)."""
+    phase = r.sessions[msg.key].phase
+    if msg.name == "dispose_io":
+        return on_dispose_step(r, conn, msg, ctx)
+    if msg.name == "apps_started":
+        return on_apps_started(r, conn, msg, ctx)
+    if phase is not SessionPhase.ACTIVE:
+        return r, []
+    if msg.name == "mic_debounce":
+        return on_mic_debounced(r, conn, msg, ctx)
+    return on_grace(r, conn, msg, ctx)
 
 
 def dispose_livekit(r: RegionState, s: Session) -> tuple[RegionState, list]:
@@ -303,10 +379,11 @@ def dispose_livekit(r: RegionState, s: Session) -> tuple[RegionState, list]:
 # --- REST ---------------------------------------------------------------------------------------
 
 def on_token_request(r: RegionState, conn, msg: TokenRequest, ctx: Ctx):
-    """GET /api/client/livekit/token: a 24 h token from this region's deployment."""
+    """GET /api/client/livekit/token: a 24 h token from this region's deployment, for the room
+    named by the email (livekit.api.ts:82; seam `region.rest_room_name`)."""
     dep = ctx.cfg.deployment_of(r.region)
     key, secret = tokens.deployment_keys(dep)
-    room = ctx.cfg.seam("room_name")(USER, r.region, ctx.cfg)
+    room = ctx.cfg.seam("region.rest_room_name")(USER, r.region, ctx.cfg)
     token = tokens.mint(key, secret, USER, room, ctx.now, ctx.cfg.timing.mobile_token_ttl)
     return r, [Send(conn.id, TokenResponse(dep, token)),
                log("rest_token", f"minted mobile token for room {room} on {dep}", room=room)]
@@ -354,16 +431,17 @@ TABLE = {
     **{(p, MicStateChanged): on_mic_state for p in S},
     **{(p, MicAudio): on_ws_audio for p in S},
     **{(p, ConnClosed): on_ws_closed for p in (S.ACTIVE, S.DISPOSING)},
-    (S.ACTIVE, TimerFired): on_grace,
+    **{(p, TimerFired): on_session_timer for p in S},
     (S.DISPOSING, Resumed): on_dispose_step,
     **{(Target.CLIENT, t): on_client_event
        for t in (JoinRoomReply, LeaveRoomReply, StatusReply, AudioFrame, ConnClosed, TimerFired)},
 }
 IGNORED = {
     (S.DISPOSED, ConnClosed): "a disposed session's socket closing changes nothing",
-    (S.DISPOSING, TimerFired): "dispose() is already running",
-    (S.DISPOSED, TimerFired): "the session is gone",
     (Target.REST, ConnClosed): "the client closed its REST request after the answer",
+    (Target.NEW_SOCKET, ConnClosed): "a socket closed before its first message made no session: "
+                                     "its close handler finds none (websocket-glasses.service.ts:"
+                                     "217-219)",
     **{(Target.DEAD, t): "the pod is down; its connections failed with it"
        for t in (GlassesConnect, TokenRequest, MicStateChanged, MicAudio, ConnClosed, TimerFired,
                  Resumed, JoinRoomReply, LeaveRoomReply, StatusReply, AudioFrame)},
@@ -373,11 +451,14 @@ MESSAGES = (GlassesConnect, TokenRequest, MicStateChanged, MicAudio, ConnClosed,
             Resumed, JoinRoomReply, LeaveRoomReply, StatusReply, AudioFrame)
 
 
+SESSION_TIMERS = ("grace", "dispose_io", "mic_debounce", "apps_started")
+
+
 def target_state(r: RegionState, conn, msg):
     if not r.alive:
         return Target.DEAD
     if isinstance(msg, TimerFired):
-        if msg.name == "grace":
+        if msg.name in SESSION_TIMERS:
             return r.sessions[msg.key].phase
         return Target.CLIENT
     if isinstance(msg, Resumed):

@@ -28,7 +28,7 @@ from model.party import Ctx, bridge_party, conn_owner, livekit_party, region_par
 MODULES = {"mobile": mobile, "region": region, "bridge": bridge, "livekit": livekit}
 
 SHORT_TIMERS = frozenset({"ws_reconnect", "lk_retry", "grpc_retry", "sdk_retry", "resume_wait",
-                          "departure", "restart"})
+                          "departure", "restart", "apps_started", "dispose_io", "mic_debounce"})
 """Timers that finish an activity in progress (a retry, a reconnect, a resume window, a room
 closing, a pod restart). `settle` runs until none is pending. The others, `grace` and `refresh`,
 are periods the user moves through with `advance`."""
@@ -139,7 +139,8 @@ class _Run:
             elif isinstance(e, Open):
                 self.open(pid, e)
             elif isinstance(e, Close):
-                self.w = attrs.evolve(w, net=w.net.close(e.conn, pid, e.error))
+                self.w = attrs.evolve(w, net=w.net.close(
+                    e.conn, pid, e.error, notify_unrouted=not self.cfg.a("silent_close")))
             elif isinstance(e, SetTimer):
                 self.w = attrs.evolve(w, clock=w.clock.set(pid, e.name, e.delay, e.key))
             elif isinstance(e, CancelTimer):
@@ -272,6 +273,9 @@ def step_verbose(w: World, action, cfg: Config) -> tuple[World, list[Record]]:
             raise Impossible(f"unknown region {action.region!r}")
         if action.region == w.mobile.backend:
             raise Impossible(f"the backend is already {action.region}")
+        if not mobile.switch_ready(w.mobile, w.now, cfg):
+            raise Impossible(f"a region switch takes seconds: the next one is possible "
+                             f"{cfg.timing.switch_gap} ms after the last (human_paced_switches)")
         run.stimulate("mobile", mobile.select_region, action.region)
     elif isinstance(action, MobileSpeaks):
         if not w.mobile.mic_on:
@@ -300,7 +304,8 @@ def step(w: World, action, cfg: Config) -> World:
 def enabled(w: World, cfg: Config) -> list:
     """Every action possible now, in a fixed order."""
     m = w.mobile
-    acts: list = [UserSelectsRegion(r) for r in cfg.regions if r != m.backend]
+    acts: list = ([UserSelectsRegion(r) for r in cfg.regions if r != m.backend]
+                  if mobile.switch_ready(m, w.now, cfg) else [])
     acts.append(UserSetsMic(not m.mic_on))
     if m.mic_on:
         acts.append(MobileSpeaks())

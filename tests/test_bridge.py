@@ -72,7 +72,7 @@ def test_leave_room_closes_whatever_session_the_user_maps_to():
 
 def test_stream_attaches_to_the_users_session_or_fails_without_one():
     b = connected()
-    assert b.all[1].stream == STREAM.id and b.streams[STREAM.id] == USER
+    assert b.all[1].stream == STREAM.id and b.streams[STREAM.id] == (USER, 1)
     b2, eff = B.handle(B.initial("france"), STREAM, StreamAudio(USER), C)
     assert eff[0] == Close(STREAM.id, error=True)
 
@@ -190,3 +190,18 @@ def test_an_orphaned_session_ignores_the_answer_to_its_resume():
     assert b.all[1].phase is B.LinkPhase.ORPHANED and b.all[1].lk == f"{ME}/lk3"
     for msg in (JoinAccepted("PA_1", True, "r3"), JoinRefused("expired", "x")):
         assert B.handle(b, lk(3), msg, C) == (b, [])
+
+
+def test_stream_receive_error_closes_the_session_captured_at_start_and_deletes_the_map_entry():
+    """service.go:226-230, 326-327: the goroutine closes the session it captured when the stream
+    started (not the map's newer one) and deletes the userId's map entry."""
+    b, _ = B.handle(B.initial("france"), RPC, JOIN, C)
+    rpc3 = conn("region:france/grpc3", "grpc", "region:france", ME)
+    b, _ = B.handle(b, rpc3, JOIN, C)
+    b, _ = B.handle(b, lk(1), JoinAccepted("PA_1", False, ""), C)
+    b, _ = B.handle(b, STREAM, StreamAudio(USER), C)             # captures g1
+    b, _ = B.handle(b, lk(2), JoinAccepted("PA_2", False, ""), C)  # the map now holds g2
+    b2, eff = B.handle(b, STREAM, ConnClosed(True), C)
+    assert b2.all[1].phase is B.LinkPhase.CLOSED
+    assert b2.all[2].phase is B.LinkPhase.CONNECTED and USER not in b2.sessions
+    assert "bridge_map_deleted" in logs(eff)

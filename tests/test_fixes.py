@@ -51,3 +51,23 @@ def test_baseline_seams_are_the_party_functions():
     assert cfg.seam("room_name") is region.room_name
     assert cfg.seam("room_name")("u", "france", cfg) == "u"
     assert make_config(["fix3-region-room-names"]).seam("room_name")("u", "france", cfg) == "u-france"
+
+
+def test_fix3_as_written_renames_the_bridge_room_only():
+    """The report's Fix 3 changes getRoomName(); the REST token keeps room = email
+    (livekit.api.ts:82). The completed variant renames both."""
+    cfg = make_config(["fix3-region-room-names"])
+    assert cfg.seam("room_name")("u", "france", cfg) == "u-france"
+    assert cfg.seam("region.rest_room_name")("u", "france", cfg) == "u"
+    done = make_config(["fix3-region-room-names-with-rest"])
+    assert done.seam("region.rest_room_name")("u", "france", done) == "u-france"
+
+
+def test_fix3_suffix_follows_the_region_env_assumption():
+    """REGION is set nowhere in the repository (pino-logger.ts:11): its value is an assumption."""
+    def names(mode):
+        cfg = make_config(["fix3-region-room-names"], region_env=mode)
+        return [cfg.seam("room_name")("u", r, cfg) for r in ("cloud-debug", "cloud-livekit")]
+    assert names("per-location") == ["u-centralus", "u-centralus"]
+    assert names("per-deployment") == ["u-cloud-debug", "u-cloud-livekit"]
+    assert names("unset") == ["u-unknown", "u-unknown"]

@@ -213,3 +213,20 @@ def test_unknown_signal_connection_is_superseded():
     m = with_room()
     assert M.target_state(m, lk(99), RefreshToken("r")) is M.RoomPhase.SUPERSEDED
     assert M.handle(m, lk(99), RefreshToken("r"), C) == (m, [])
+
+
+def test_audio_over_a_socket_that_is_still_connecting_is_dropped():
+    """sendBinary drops audio unless the socket is CONNECTED (WebSocketManager.ts:161-165)."""
+    m, _ = M.select_region(M.initial(), "cloud-debug", C)
+    assert m.ws_status is M.WsStatus.CONNECTING
+    _, eff = M.speak(m, C)
+    assert of(eff, Send) == [] and "dropped" in eff[-1].text
+
+
+def test_a_switch_records_its_time_for_the_human_paced_gap():
+    m, _ = M.select_region(M.initial(), "cloud-debug", C)
+    assert m.switched_at is None                      # the first connect is not a switch
+    m2, _ = M.select_region(m, "france", ctx("mobile", now=7_000))
+    assert m2.switched_at == 7_000
+    assert not M.switch_ready(m2, 7_000 + C.cfg.timing.switch_gap - 1, C.cfg)
+    assert M.switch_ready(m2, 7_000 + C.cfg.timing.switch_gap, C.cfg)

@@ -70,7 +70,7 @@ def test_timers_are_keyed():
 
 
 def test_the_clock_advances_in_integer_ms_firing_due_timers_in_order():
-    cfg = make_config()
+    cfg = make_config(app_start="instant")
     w = W.step(W.initial(cfg), UserSelectsRegion("france"), cfg)
     w = W.settle(w, cfg)
     assert w.now == 0 and all(isinstance(t.due, int) for t in w.clock.timers)
@@ -89,3 +89,32 @@ def test_nothing_is_delivered_to_a_closed_peer_silently():
     cfg = make_config()
     w = W.settle(W.step(W.initial(cfg), UserSelectsRegion("cloud-debug"), cfg), cfg)
     assert w.net.idle() and W.quiescent(w)
+
+
+def test_a_socket_closed_before_it_is_routed_still_tells_the_server():
+    """Every accepted socket fires `close` (websocket-glasses.service.ts:217-219); only the
+    adversarial `silent_close` keeps it from the region."""
+    from model.network import Network
+    net = Network().open("mobile/ws1", "ws", "mobile", "region:france")
+    net, _ = net.send("mobile/ws1", "mobile", "hello")
+    closed = net.close("mobile/ws1", "mobile")
+    assert [type(e.msg).__name__ for e in closed.inflight] == ["str", "ConnClosed"]
+    silent = net.close("mobile/ws1", "mobile", notify_unrouted=False)
+    assert [type(e.msg).__name__ for e in silent.inflight] == ["str"]
+
+
+def test_switches_are_human_paced_unless_the_adversarial_profile_says_otherwise():
+    """A switch takes seconds (developer.tsx:51-103, init.tsx:110-131): the next switch is
+    offered Timing.switch_gap after the last one."""
+    cfg = make_config()
+    w = W.settle(W.step(W.initial(cfg), UserSelectsRegion("france"), cfg), cfg)
+    w = W.step(w, UserSelectsRegion("cloud-debug"), cfg)
+    assert not [a for a in W.enabled(w, cfg) if isinstance(a, UserSelectsRegion)]
+    with pytest.raises(W.Impossible):
+        W.step(w, UserSelectsRegion("france"), cfg)
+    later = W.step(w, ClockAdvances(cfg.timing.switch_gap), cfg)
+    assert UserSelectsRegion("france") in W.enabled(later, cfg)
+    adv = make_config(profile="adversarial")
+    w = W.step(W.step(W.initial(adv), UserSelectsRegion("france"), adv),
+               UserSelectsRegion("cloud-debug"), adv)
+    assert UserSelectsRegion("france") in W.enabled(w, adv)

@@ -12,7 +12,7 @@ from model.messages import (AudioFrame, ConnClosed, ConnectionAck, GlassesConnec
 from conftest import conn, ctx, logs, of
 
 ME = "region:cloud-debug"
-C = ctx(ME)
+C = ctx(ME, app_start="instant")   # app start delay: tested on its own below
 WS = conn("mobile/ws1", "ws", "mobile", ME, "region:cloud-debug")
 GRPC = conn(f"{ME}/grpc2", "grpc", ME, "bridge:cloud-debug")
 STREAM = conn(f"{ME}/grpc2.s1", "stream", ME, "bridge:cloud-debug")
@@ -65,7 +65,7 @@ def test_failed_bridge_join_still_sends_the_ack():
 def test_reconnect_reuses_the_session_and_returns_early_on_isConnected():
     r, _ = R.handle(joined(), WS, ConnClosed(False), C)
     ws2 = conn("mobile/ws5", "ws", "mobile", ME)
-    r2, eff = R.handle(r, ws2, GlassesConnect(True), ctx(ME, now=30_000))
+    r2, eff = R.handle(r, ws2, GlassesConnect(True), ctx(ME, now=30_000, app_start="instant"))
     s = r2.sessions[1]
     assert s.reconnection and s.ws == "mobile/ws5" and s.disconnected_at is None
     assert CancelTimer("grace", 1) in eff
@@ -92,7 +92,7 @@ def test_socket_close_starts_grace_and_leaves_livekit_alone():
 
 
 def test_no_grace_timer_when_grace_cleanup_is_off():
-    c = ctx(ME, grace_cleanup=False)
+    c = ctx(ME, grace_cleanup=False, app_start="instant")
     r, eff = R.handle(joined(c), WS, ConnClosed(True), c)
     assert of(eff, SetTimer) == []
 
@@ -103,18 +103,27 @@ def test_grace_timer_skips_a_reconnected_session():
     assert r2 == r and logs(eff) == ["grace_skipped"]
 
 
-def test_grace_expiry_disposes_through_its_awaits_and_removes_the_session_last():
+def test_grace_expiry_disposes_livekit_at_once_and_removes_the_session_after_the_location_persist():
+    """trackEvent does no I/O (posthog.service.ts:34-54): LiveKit is disposed in the grace step;
+    the location persist (LocationManager.ts:371-389) is a timer of Timing.location_persist."""
     r, _ = R.handle(joined(), WS, ConnClosed(True), C)
     r, eff = R.handle(r, None, TimerFired("grace", 1), C)
     assert r.sessions[1].phase is R.SessionPhase.DISPOSING and r.map_sid == 1
-    assert Await(("dispose", 1, "analytics")) in eff
-    r, eff = R.handle(r, LOCAL, Resumed(("dispose", 1, "analytics")), C)
-    assert r.clients[2].disposed and not r.clients[2].joined
+    assert r.clients[2].disposed and not r.clients[2].joined and of(eff, Await) == []
     assert Close(f"{ME}/grpc2.s1") in eff and Send(f"{ME}/grpc2", LeaveRoom(USER)) in eff
-    assert Await(("dispose", 1, "location")) in eff and r.map_sid == 1
-    r, eff = R.handle(r, LOCAL, Resumed(("dispose", 1, "location")), C)
+    assert SetTimer("dispose_io", C.cfg.timing.location_persist, 1) in eff
+    r, eff = R.handle(r, None, TimerFired("dispose_io", 1), C)
     assert r.sessions[1].phase is R.SessionPhase.DISPOSED and r.map_sid is None
     assert logs(eff) == ["session_disposed"]
+
+
+def test_location_await_forms_follow_the_assumption():
+    for mode, check in (("none", lambda r, eff: r.map_sid is None),
+                        ("unbounded", lambda r, eff: Await(("dispose", 1, "location")) in eff)):
+        c = ctx(ME, app_start="instant", dispose_location_io=mode)
+        r, _ = R.handle(joined(c), WS, ConnClosed(True), c)
+        r, eff = R.handle(r, None, TimerFired("grace", 1), c)
+        assert check(r, eff), mode
 
 
 def test_a_reconnect_during_dispose_reuses_the_session_that_is_then_removed():
@@ -123,8 +132,7 @@ def test_a_reconnect_during_dispose_reuses_the_session_that_is_then_removed():
     r, eff = R.handle(r, conn("mobile/ws9", "ws", "mobile", ME), GlassesConnect(True), C)
     assert r.sessions[1].phase is R.SessionPhase.DISPOSING and r.sessions[1].ws == "mobile/ws9"
     assert "session_reconnected" in logs(eff)
-    r, _ = R.handle(r, LOCAL, Resumed(("dispose", 1, "analytics")), C)
-    r, _ = R.handle(r, LOCAL, Resumed(("dispose", 1, "location")), C)
+    r, _ = R.handle(r, None, TimerFired("dispose_io", 1), C)
     # the socket is still attached to a session no longer in the map (nothing checks disposed)
     assert r.map_sid is None and r.ws_of["mobile/ws9"] == 1
     assert r.sessions[1].phase is R.SessionPhase.DISPOSED
@@ -144,9 +152,14 @@ def test_rest_token_is_a_24h_token_for_the_user_room_on_this_regions_deployment(
     assert claims["exp"] - claims["nbf"] == 24 * 3600
 
 
-def test_mic_change_calls_ensureBridgeConnected():
+def test_mic_change_calls_ensureBridgeConnected_after_the_debounce():
+    """MicrophoneManager debounces (MicrophoneManager.ts:79-145, l.128) before
+    onMicStateChange -> ensureBridgeConnected."""
     r, eff = R.handle(joined(), WS, MicStateChanged(False), C)
-    assert r.sessions[1].mic_on is False and "bridge_early_return" in logs(eff)
+    assert r.sessions[1].mic_on is False and "bridge_early_return" not in logs(eff)
+    assert SetTimer("mic_debounce", C.cfg.timing.mic_debounce, 1) in eff
+    r, eff = R.handle(r, None, TimerFired("mic_debounce", 1), C)
+    assert "bridge_early_return" in logs(eff)
     assert not [e for e in of(eff, Send) if isinstance(e.msg, ConnectionAck)]
 
 
@@ -195,7 +208,6 @@ def disposed():
     """A joined session whose grace ran out and whose dispose() passed the LiveKit step."""
     r, _ = R.handle(joined(), WS, ConnClosed(False), C)
     r, _ = R.handle(r, None, TimerFired("grace", 1), C)
-    r, _ = R.handle(r, LOCAL, Resumed(("dispose", 1, "analytics")), C)
     return r
 
 
@@ -216,7 +228,8 @@ def test_reconnect_after_dispose_makes_a_new_client():
 
 def test_mic_change_while_connecting_skips_ensureBridgeConnected():
     """ensureBridgeConnected skips while the client isConnecting() (LiveKitManager.ts:258-264)."""
-    r, eff = R.handle(opened(), WS, MicStateChanged(False), C)
+    r, _ = R.handle(opened(), WS, MicStateChanged(False), C)
+    r, eff = R.handle(r, None, TimerFired("mic_debounce", 1), C)
     assert "ensure_bridge_skipped" in logs(eff) and of(eff, Open) == [] and len(r.clients) == 1
 
 
@@ -230,3 +243,29 @@ def test_ack_goes_to_the_sessions_current_socket():
     _, eff = R.handle(r, GRPC, JoinRoomReply(True), C)
     acks = [e.conn for e in of(eff, Send) if isinstance(e.msg, ConnectionAck)]
     assert acks == ["mobile/ws5"]
+
+
+def test_a_new_session_starts_its_apps_before_it_joins_livekit():
+    """websocket-glasses.service.ts:576-601: apps first (AppManager.ts:53, 5 s), then LiveKit."""
+    c = ctx(ME)
+    r, eff = R.handle(R.initial("cloud-debug"), WS, GlassesConnect(True), c)
+    assert SetTimer("apps_started", c.cfg.timing.app_start, 1) in eff and len(r.clients) == 0
+    r, eff = R.handle(r, None, TimerFired("apps_started", 1), c)
+    assert r.sessions[1].client == 2
+    assert any(isinstance(e.msg, JoinRoom) for e in of(eff, Send))
+
+
+def test_a_stale_sockets_close_changes_nothing():
+    """The close of a socket the session no longer uses is checked against its current socket."""
+    r = opened()
+    ws2 = conn("mobile/ws5", "ws", "mobile", ME)
+    r, _ = R.handle(r, ws2, GlassesConnect(True), C)
+    r2, eff = R.handle(r, WS, ConnClosed(False), C)
+    assert r2 == r and of(eff, SetTimer) == [] and logs(eff) == ["stale_ws_closed"]
+
+
+def test_a_socket_closed_before_its_first_message_makes_no_session():
+    """websocket-glasses.service.ts:217-219: its close finds no session."""
+    r0 = R.initial("cloud-debug")
+    r, eff = R.handle(r0, WS, ConnClosed(False), C)
+    assert r == r0 and eff == []

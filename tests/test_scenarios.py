@@ -84,7 +84,9 @@ def test_grace_expiry_disposes_the_old_session():
     assert B.current(r.world.parties["bridge:cloud-debug"], USER) is None
     # the old region's LeaveRoom closes only its own bridge's session: france keeps the room
     assert P.bridge_in_room(r.world, "bridge:france")
-    assert r.world.now == 61_000
+    # connect and switch each settle through a new session's 5 s app start (AppManager.ts:53)
+    from model.config import Timing
+    assert r.world.now == 61_000 + 2 * Timing().app_start
 
 
 def test_grace_expiry_with_grace_cleanup_off_leaves_the_session():
