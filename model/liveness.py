@@ -9,10 +9,10 @@ the premise keeps holding and audio never reaches R.
 
 How it is searched (generic part: `fair_lasso`). The candidates are the explored states (BFS order,
 so the stems are short) that are quiescent, satisfy the premise and fail the goal. From each, the
-*environment-only closure* is explored: every delivery (any channel's head), and, when nothing is
-in flight, time moving on: the earliest timer, or "time passes" (a 1 s tick) when none is pending
-(messages take no time: a restriction of the environment, so lassos found are real, and some may
-be missed). No user action and no fault: that
+*environment-only run* is followed: deliveries in the canonical order (`world.canonical_head`),
+and, when nothing is in flight, time moving on: the earliest timer, or "time passes" (a 1 s tick)
+when none is pending (messages take no time, one delivery order: a restriction of the
+environment, so lassos found are real, and some may be missed). No user action and no fault: that
 is the premise. States of the closure are keyed by `statekey.key` with tokens masked to their
 identity, room and key (`loop_key`), so a loop that only refreshes tokens and lets time pass closes;
 to keep that sound, a transition that validates a token (the delivery of a `Join`) is left out of
@@ -118,12 +118,19 @@ def loop_key(w: W.World, cfg) -> Hashable:
 
 
 def _env_moves(w: W.World, cfg) -> list:
-    """Deliveries in any order; time moves on (the earliest timer, or a 1 s tick when none is
+    """The system left alone, in the canonical order (`world.canonical_head`: prompt local work,
+    then the oldest message); time moves on (the earliest timer, or a 1 s tick when none is
     pending) only when nothing is in flight."""
-    acts = [a for a in W.enabled(w, cfg) if isinstance(a, NetworkDelivers)]
-    if acts:
-        return acts
+    head = W.canonical_head(w)
+    if head is not None:
+        return [NetworkDelivers(head.conn, head.to_server)]
     return [ClockFiresTimer()] if w.clock.timers else [ClockAdvances(1000)]
+
+
+def _tasks(w: W.World) -> set:
+    """Every task enabled in `w`: each channel's delivery, and the earliest timer."""
+    out = {("deliver", h.conn, h.to_server) for h in w.net.heads()}
+    return out | ({("fire",)} if w.clock.timers else set())
 
 
 def _task(w: W.World, a) -> Any:
@@ -153,12 +160,11 @@ def closure_lasso(start: W.World, cfg, limit: int = CLOSURE_STATES):
         k = todo.pop(0)
         w = worlds[k]
         ok = premise(w) == pod and not reaches(w, cfg, pod)
-        info[k] = (ok, set())
+        info[k] = (ok, _tasks(w))
         g.add_node(k)
         if not ok:
             continue
         for a in _env_moves(w, cfg):
-            info[k][1].add(_task(w, a))
             if _validates_token(w, a):
                 continue
             try:

@@ -5,14 +5,16 @@ the World itself with what cannot change the future removed or normalised, each 
 reason (the argument is in docs/explore.md, "The state key"; tests/test_explore.py checks it by
 random walks):
 
-1. **Time, shifted by whole seconds.** Every time the model keeps is compared only with another
-   time or with `now` plus a constant (timers fire at `due`; LiveKit checks `exp`/`nbf` against
-   `now` with a leeway; the grace check subtracts two times). Tokens carry times in whole seconds
+1. **Time, shifted by whole seconds; old times that no longer matter.** Every time the model
+   keeps is compared only with another time or with `now` plus a constant (timers fire at `due`;
+   LiveKit checks `exp`/`nbf` against `now` with a leeway; the grace check subtracts two times). Tokens carry times in whole seconds
    (`tokens.unix_seconds`: `now // 1000`), so shifting every time by a multiple of 1000 ms changes
    no comparison. The key holds `now % 1000` and every time minus `base = now - now % 1000`:
    timer dues, `TIME_FIELDS`, LiveKit-unreachable deadlines (past ones dropped: `now` never
    goes back), and the `nbf`/`exp` claims of every token (a JWT is replaced by its decoded claims
    with shifted times; the claims and the deployment's key determine the token, `tokens.mint`).
+   A time of the past read only as "less than a constant ago" (`HORIZONS`) becomes "long ago"
+   once that constant has passed.
 2. **Sequence numbers** (`Clock.seq`, `Timer.seq`, `Network.seq`, `Envelope.seq`) only order
    timers with the same due time and messages in flight, and every new one is larger than all
    existing ones: the key keeps the order (tuples in order) and drops the numbers.
@@ -46,11 +48,21 @@ from model import tokens
 from model.fmap import FMap
 
 TIME_FIELDS = {
+    "MobileState": ("switched_at",),                # mobile: the last switch (human-paced switches)
     "Session": ("last_rejoin",),                    # region: the rejoin throttle (status-rejoin)
     "Window": ("dropped",),                         # monitors: the socket drop of a grace window
     "LogEntry": ("t",),
 }
-"""Fields (by class name) that hold a time in ms on the model clock."""
+"""Fields (by class name) that hold a time in ms on the model clock. A field the model adds that
+holds a time must be listed here: `tests/test_explore.py`'s time-shift walk fails until it is."""
+
+HORIZONS = {
+    ("MobileState", "switched_at"): "switch_gap",    # read only as now - t >= switch_gap
+    ("Session", "last_rejoin"): "rejoin_throttle",   # read only as now - t < rejoin_throttle
+    ("Window", "dropped"): "grace",                  # read only as t' - t <= grace, t' >= now
+}
+"""Times of the past that matter only while they are recent: once `now - t` passes the named
+`Timing` constant they never matter again (`now` never goes back), and the key says "long ago"."""
 
 DROP_FIELDS = {
     "RoomState": ("created",),          # livekit: when the room was created; nothing reads it
@@ -67,6 +79,7 @@ PRESENCE_FIELDS = {
 """Fields whose only future use is whether they are set (point 5)."""
 
 _SPECS: dict[type, tuple] = {}
+_LIMITS: dict[tuple, int] = {}      # (class name, field) -> horizon in ms, for the current cfg
 _TOKENS: dict[str, tuple] = {}
 _MEMO: dict[tuple, tuple] = {}
 _MEMO_LIMIT = 400_000
@@ -121,15 +134,15 @@ def _rename(text: str, pair: tuple | None) -> str:
     return text.replace(a, "\0").replace(b, a).replace("\0", b)
 
 
-def canon(obj: Any, base: int, mask: bool = False, swap: tuple | None = None) -> Any:
-    """`obj` with times relative to `base` (a multiple of 1000) and the rules above applied;
+def canon(obj: Any, now: int, mask: bool = False, swap: tuple | None = None) -> Any:
+    """`obj` with times relative to `now - now % 1000` and the rules above applied;
     `mask`: tokens reduced to issuer, identity and grant (`liveness.loop_key`); `swap`: the form
     of the world with those two region names exchanged (point 6)."""
     t = type(obj)
     if t is str:
         if obj.startswith("eyJ") and obj.count(".") == 2:
             _TIMED[0] += 1
-            claims = _token(obj, base // 1000, mask)
+            claims = _token(obj, (now - now % 1000) // 1000, mask)
             return claims if swap is None else tuple(
                 (k, _rename(v, swap) if isinstance(v, str) else v) for k, v in claims)
         if obj.startswith("audio-") and obj[6:].isdigit():
@@ -138,10 +151,10 @@ def canon(obj: Any, base: int, mask: bool = False, swap: tuple | None = None) ->
     if t in (int, bool, float) or obj is None or isinstance(obj, enum.Enum):
         return obj
     if t is tuple:
-        return tuple(canon(x, base, mask, swap) for x in obj)
+        return tuple(canon(x, now, mask, swap) for x in obj)
     memo = _MEMOS.setdefault((mask, swap), {})
     hit = memo.get(id(obj))
-    if hit is not None and hit[0] is obj and (hit[2] is None or hit[2] == base):
+    if hit is not None and hit[0] is obj and (hit[2] is None or hit[2] == now):
         if hit[2] is not None:
             _TIMED[0] += 1
         return hit[1]
@@ -149,7 +162,7 @@ def canon(obj: Any, base: int, mask: bool = False, swap: tuple | None = None) ->
     if t is FMap:
         items = obj.items_ if swap is None else sorted(
             obj.items_, key=lambda kv: _rename(repr(kv[0]), swap))     # FMap.of's order
-        out: Any = tuple((canon(k, base, mask, swap), canon(v, base, mask, swap))
+        out: Any = tuple((canon(k, now, mask, swap), canon(v, now, mask, swap))
                          for k, v in items)
     elif attrs.has(t):
         name, rules = _spec(t)
@@ -157,22 +170,24 @@ def canon(obj: Any, base: int, mask: bool = False, swap: tuple | None = None) ->
         for field, rule in rules:
             v = getattr(obj, field)
             if rule == "plain":
-                vals.append(canon(v, base, mask, swap))
+                vals.append(canon(v, now, mask, swap))
             elif rule == "time":
                 _TIMED[0] += 1
-                vals.append(None if v is None else v - base)
+                limit = _LIMITS.get((name, field))
+                vals.append(None if v is None else "long ago"
+                            if limit is not None and now - v > limit else v - (now - now % 1000))
             else:
                 vals.append(v is not None)
         out = tuple(vals)
     elif t is dict:
-        out = tuple(sorted((canon(k, base, mask, swap), canon(v, base, mask, swap))
+        out = tuple(sorted((canon(k, now, mask, swap), canon(v, now, mask, swap))
                            for k, v in obj.items()))
     else:
         out = obj
     out = _INTERN.setdefault(out, len(_INTERN))
     if len(memo) > _MEMO_LIMIT:
         memo.clear()
-    memo[id(obj)] = (obj, out, None if _TIMED[0] == before else base)
+    memo[id(obj)] = (obj, out, None if _TIMED[0] == before else now)
     return out
 
 
@@ -181,16 +196,26 @@ def form(w, cfg, mask_tokens: bool = False, swap: tuple | None = None) -> tuple:
     now = w.clock.now
     base = now - now % 1000
     m = mask_tokens
+    _set_limits(cfg)
     clock = (now % 1000,) + tuple((t.due - base, _rename(t.party, swap), t.name,
-                                   canon(t.key, base, m, swap)) for t in w.clock.timers)
-    net = (canon(w.net.conns, base, m, swap),
-           tuple((_rename(e.conn, swap), e.to_server, canon(e.msg, base, m, swap))
+                                   canon(t.key, now, m, swap)) for t in w.clock.timers)
+    net = (canon(w.net.conns, now, m, swap),
+           tuple((_rename(e.conn, swap), e.to_server, canon(e.msg, now, m, swap))
                  for e in w.net.inflight))
     unreachable = tuple(sorted((_rename(p, swap), until - base)
                                for p, until in w.unreachable.items() if until > now))
-    rest = tuple(canon(getattr(w, f.name), base, m, swap) for f in attrs.fields(type(w))
+    rest = tuple(canon(getattr(w, f.name), now, m, swap) for f in attrs.fields(type(w))
                  if f.name not in ("clock", "net", "routes", "unreachable"))
     return clock, net, unreachable, w.routes % cfg.a("pods_per_region"), rest
+
+
+def _set_limits(cfg) -> None:
+    limits = {k: getattr(cfg.timing, attr) for k, attr in HORIZONS.items()
+              if hasattr(cfg.timing, attr)}
+    if limits != _LIMITS:          # another configuration: memo entries may use other horizons
+        _LIMITS.clear()
+        _LIMITS.update(limits)
+        _MEMOS.clear()
 
 
 def symmetric_pair(cfg) -> tuple | None:
