@@ -59,6 +59,16 @@ def module(name: str):
     return importlib.import_module(REGISTRY[name])
 
 
+def introduces(names: list[str]) -> dict[str, str]:
+    """Property -> reason: the violations the fixes of `names` bring by design where the baseline
+    has none (each module's optional `INTRODUCES`). The corpus test accepts exactly these."""
+    out: dict[str, str] = {}
+    for name in expand(names):
+        for prop, why in getattr(module(name), "INTRODUCES", {}).items():
+            out.setdefault(prop, f"{name}: {why}")
+    return out
+
+
 def resolve(names: list[str]) -> tuple[list[str], dict[str, Callable]]:
     """The fix names (expanded) and the union of their seam replacements; conflicts are errors."""
     from model import seams

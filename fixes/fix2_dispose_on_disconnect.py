@@ -22,3 +22,8 @@ def on_glasses_close(r: RegionState, s: Session, ctx):
 
 
 REPLACES = {"region.on_glasses_close": on_glasses_close}
+
+INTRODUCES = {"GraceKeepsAudio":
+              "by design: LiveKit is disposed as soon as the glasses socket closes, so a drop that "
+              "reconnects within the 60 s grace still loses the region's bridge for a while"}
+"""Violations this fix brings where the baseline has none, by design (see fixes.introduces)."""

@@ -22,3 +22,10 @@ def room_name(user: str, region: str, cfg) -> str:
 
 
 REPLACES = {"room_name": room_name}
+
+INTRODUCES = {"AudioReachesActiveRegion":
+              "as the report writes it, the phone's REST token keeps room = email "
+              "(livekit.api.ts:82) while every bridge joins <email>-<REGION>: no bridge hears the "
+              "phone (fidelity-audit.md, \"Fix 3 as the report writes it\")"}
+"""Violations this fix brings where the baseline has none, by design; the corpus test
+(`model/test_corpus.py`) accepts these and only these."""

@@ -15,3 +15,8 @@ def get_status_throws(client, then):
 
 
 REPLACES = {**status_rejoin.REPLACES, "grpc.get_status": get_status_throws}
+
+INTRODUCES = {"GraceKeepsAudio":
+              "GetStatus always throws, so every reconnection runs rejoin(): LeaveRoom, then "
+              "JoinRoom; the bridge leaves the room within the grace period"}
+"""Violations this fix brings where the baseline has none, by design (see fixes.introduces)."""

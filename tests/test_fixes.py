@@ -71,3 +71,14 @@ def test_fix3_suffix_follows_the_region_env_assumption():
     assert names("per-location") == ["u-centralus", "u-centralus"]
     assert names("per-deployment") == ["u-cloud-debug", "u-cloud-livekit"]
     assert names("unset") == ["u-unknown", "u-unknown"]
+
+
+def test_declared_introduced_violations_are_per_fix_and_reasoned():
+    """fixes.introduces: only what the fixes of a set declare, each with a reason."""
+    import fixes
+    assert fixes.introduces(["baseline"]) == {}
+    assert set(fixes.introduces(["fix3-region-room-names"])) == {"AudioReachesActiveRegion"}
+    assert fixes.introduces(["fix3-region-room-names-with-rest"]) == {}
+    both = fixes.introduces(["report-fixes"])
+    assert set(both) == {"AudioReachesActiveRegion", "GraceKeepsAudio"}
+    assert all("livekit.api.ts:82" in why or "grace" in why for why in both.values())
