@@ -8,7 +8,7 @@ from model import runner
 from model.config import make_config
 from model.trace import TraceError, parse
 
-REF = make_config(["baseline"])
+REF = make_config(["baseline"], "adversarial")   # instant switches and joins, as the traces were cut
 
 
 def S(kind, **fields):
