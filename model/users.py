@@ -5,7 +5,9 @@ start of the session) and says how long the session goes on after the last actio
 Every region switch is the real, human-gated flow (fidelity-audit.md, "Instant switches"): the
 user presses Save on the switch screen, the app tests the URL, shows an alert, the user presses OK,
 /init runs; only then does the new socket open (`latency.Sampler.switch_ui`). A user can press
-Save again only once the previous switch has landed. docs/timing.md describes each model.
+Save again only once the previous switch has landed, and a switch lands no sooner than the model's
+lower bound between two switches (`config.Timing.switch_gap`, the same human-paced flow) after
+the previous one. docs/timing.md describes each model.
 
     switch-once          connect, use the app a while, switch once, stay
     back-after:SECONDS   the same, then press Save to switch back SECONDS after the first Save
@@ -85,6 +87,12 @@ def _switch(to: str, at: int) -> UserEvent:
     return UserEvent.of({"step": "switch_region", "to": to}, at)
 
 
+def _land(prev_land: int | None, at: int, cfg: Config) -> int:
+    """When a switch whose flow ends at `at` opens its socket: not before the model's lower bound
+    between two switches (`Timing.switch_gap`, the same human-paced flow) after the previous."""
+    return at if prev_land is None else max(at, prev_land + cfg.timing.switch_gap)
+
+
 def switch_once(rng: random.Random, s: Sampler, cfg: Config) -> list[UserEvent]:
     press = rng.randint(*DWELL_MS)
     return [_connect(), _switch(AWAY, press + s.switch_ui())]
@@ -95,18 +103,19 @@ def back_after(seconds: float) -> Callable:
         press1 = rng.randint(*DWELL_MS)
         land1 = press1 + s.switch_ui()
         press2 = max(press1 + int(seconds * 1000), land1)
-        return [_connect(), _switch(AWAY, land1), _switch(HOME, press2 + s.switch_ui())]
+        land2 = _land(land1, press2 + s.switch_ui(), cfg)
+        return [_connect(), _switch(AWAY, land1), _switch(HOME, land2)]
     return make
 
 
 def tester(rng: random.Random, s: Sampler, cfg: Config) -> list[UserEvent]:
-    events, here = [_connect()], HOME
-    land = rng.randint(*DWELL_MS)
+    events, here, last = [_connect()], HOME, None
+    press = rng.randint(*DWELL_MS)
     for _ in range(TESTER_SWITCHES):
         here = rng.choice([r for r in cfg.regions if r != here])
-        land = land + s.switch_ui()
-        events.append(_switch(here, land))
-        land += rng.randint(*TESTER_GAP_MS)
+        last = _land(last, press + s.switch_ui(), cfg)
+        events.append(_switch(here, last))
+        press = last + rng.randint(*TESTER_GAP_MS)
     return events
 
 
@@ -134,13 +143,13 @@ def daily(rng: random.Random, s: Sampler, cfg: Config) -> list[UserEvent]:
         timeline.append((t, 2, [{"step": "ws_drop"},
                                 {"step": "livekit_outage", "participant": "mobile",
                                  "seconds": RESTART_OUTAGE_S}]))
-    events, here, last = [_connect()], HOME, 0
+    events, here, last, landed = [_connect()], HOME, 0, None
     for t, _, steps in sorted(timeline, key=lambda x: (x[0], x[1])):
         t = max(t, start, last)
         for step in steps:
             if step["step"] == "switch_region":
                 here = rng.choice([r for r in cfg.regions if r != here])
-                t += s.switch_ui()
+                t = landed = _land(landed, t + s.switch_ui(), cfg)
                 step = {"step": "switch_region", "to": here}
             events.append(UserEvent.of(step, t))
         last = t
