@@ -52,9 +52,9 @@ _COMMON = dict(deadline=None, stateful_step_count=30, report_multiple_bugs=True,
 SETTINGS: dict[str, Settings] = {
     # the default: a quick budget per (fix set, profile) and round, no example database; the
     # search is seeded (`cell_seed`, base `DEFAULT_SEED`), so every run finds the same
-    "dev": Settings(max_examples=80, database=None, derandomize=False, **_COMMON),
+    "dev": Settings(max_examples=60, database=None, derandomize=False, **_COMMON),
     # the same search as dev (same seed and budget); kept as the name CI jobs use
-    "ci": Settings(max_examples=80, database=None, derandomize=True, **_COMMON),
+    "ci": Settings(max_examples=60, database=None, derandomize=True, **_COMMON),
     # long runs: large budgets, a random seed base (printed), persistent example database
     # under .hypothesis/examples (failures found by earlier nightly runs are replayed first)
     "nightly": Settings(max_examples=1000, derandomize=False,

@@ -30,7 +30,7 @@ from model.trace import dump
 
 RESULTS = CX.RESULTS
 COMMAND = "pytest model/ -n 2"
-CALM_BUDGET = 30
+CALM_BUDGET = 20
 """Examples of the calm (everyday) search per cell."""
 CALM_ENVIRONMENTS = ("switching",)
 """Where the calm search runs: the question "does it fix region switching" is asked there."""
