@@ -5,8 +5,8 @@ on every call (`stores/settings.ts:358-370`, `RestComms.authenticatedRequest` l.
 `rest_follows_region` assumption (report hypothesis H5) says the REST base URL is stale. A region
 switch removes the old WebSocket's handlers, closes it, and opens a new one with `livekit=true`
 (`WebSocketManager.ts:43-95`, l.49-57, l.67); nothing from the old socket is processed afterwards.
-While disconnected the WebSocket retries every 5 s (`WebSocketManager.ts:97-116`; the second 10 s
-loop of `SocketComms.ts:47-63` only adds attempts of the same kind and is not modelled apart).
+While disconnected the WebSocket retries every 5 s (`WebSocketManager.ts:97-116`; the retry loop of
+`SocketComms.ts:47-63` is dead code (fidelity-audit.md, contradiction 13) and is not modelled).
 
 Every CONNECTION_ACK runs `livekitManager.connect()` (`SocketComms.ts:307-311`) as the multi-step
 operation it is (`LivekitManager.ts:30-61`): (1) if a room object exists, await `room.disconnect()`

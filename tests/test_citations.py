@@ -1,0 +1,62 @@
+"""Every `file:line` citation in model/ and fixes/ names a file the facts pages know.
+
+The facts pages (`../shared/design/{system-facts,livekit-facts,fidelity-audit}.md`, beside the
+clone in CI as here) are the only sources a modelled behaviour may cite (project standards,
+"Fidelity"). This cannot check the line numbers, but it catches invented paths. The pages missing
+is a failure, not a skip: without them nothing is checked.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FACTS_DIR = ROOT.parent / "shared" / "design"
+FACTS = ("system-facts.md", "livekit-facts.md", "fidelity-audit.md")
+
+CITATION = re.compile(r"([A-Za-z0-9_./-]+\.(?:ts|tsx|go|js|py|yml|yaml|sh|md)):(?:\d+|l\.\d+)")
+"""`LiveKitManager.ts:319-323`, `service.go:226-230`, `README.md:13`, `f.ts:l.13`."""
+FILE = re.compile(r"[A-Za-z0-9_.-]+\.(?:ts|tsx|go|js|py|yml|yaml|sh|md)\b")
+BRACES = re.compile(r"/\{([A-Za-z0-9_.,-]+)\}")
+
+
+def known_names(text: str) -> set[str]:
+    """File names the facts mention: `a/b/File.ts` -> `File.ts`, and every member of a brace
+    group `dir/{A,B}` (written without extension) -> `A`, `B`."""
+    names = {m.group(0) for m in FILE.finditer(text)}
+    for group in BRACES.finditer(text):
+        names.update(group.group(1).split(","))
+    return names
+
+
+def unknown_citations(source: str, names: set[str]) -> list[str]:
+    """Cited paths whose file name (or, for a brace-group member, its stem) the facts lack."""
+    out = []
+    for m in CITATION.finditer(source):
+        base = m.group(1).rsplit("/", 1)[-1]
+        if base not in names and base.rsplit(".", 1)[0] not in names:
+            out.append(m.group(0))
+    return out
+
+
+def facts_text() -> str:
+    missing = [n for n in FACTS if not (FACTS_DIR / n).is_file()]
+    assert not missing, (f"facts pages missing from {FACTS_DIR}: {', '.join(missing)} "
+                         "(CI must have shared/ beside the clone)")
+    return "\n".join((FACTS_DIR / n).read_text() for n in FACTS)
+
+
+def test_every_citation_in_model_and_fixes_names_a_file_of_the_facts_pages():
+    names = known_names(facts_text())
+    bad = {}
+    for path in sorted([*(ROOT / "model").rglob("*.py"), *(ROOT / "fixes").rglob("*.py")]):
+        found = unknown_citations(path.read_text(), names)
+        if found:
+            bad[str(path.relative_to(ROOT))] = found
+    assert not bad, f"citations of files the facts pages do not name: {bad}"
+
+
+def test_the_check_catches_an_invented_path_and_accepts_real_forms():
+    names = known_names("`LiveKitManager.ts:319-323`; `mobile/src/managers/{SocketComms,RestComms}`")
+    assert unknown_citations("see `LiveKitManager.ts:12` and `RestComms.tsx:291-295`", names) == []
+    assert unknown_citations("see `InventedManager.ts:12-14`", names) == ["InventedManager.ts:12"]
