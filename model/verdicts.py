@@ -333,9 +333,12 @@ def text_all(ms: dict[str, dict]) -> str:
 
 def markdown_all(ms: dict[str, dict], command: str = COMMAND) -> str:
     out = ["# Verdict matrix", "",
-           f"Regenerate: `{command}` (then `python -m model.verdicts --docs` to copy it here).", "",
+           f"Regenerate: `{command}` (then `python -m model.verdicts --docs` to copy it here, and "
+           "`python -m model.report --docs` for the per-fix page at the end).", "",
            "How to read it: `docs/reading-verdicts.md`. One table per environment "
-           "(`model/driver.py: ENVIRONMENTS`).", ""]
+           "(`model/driver.py: ENVIRONMENTS`). The expected verdict of every cell is pinned in "
+           "`model/expected-verdicts.json`; `pytest model/` fails naming the cells that differ, "
+           "and `pytest model/ -n 2 --update-manifest` rewrites it after a reviewed change.", ""]
     for env, m in ms.items():
         body = markdown(m, command).split("\n")
         start = next(i for i, line in enumerate(body) if line.startswith(f"{m['examples']} driver"))
