@@ -118,3 +118,40 @@ def test_switches_are_human_paced_unless_the_adversarial_profile_says_otherwise(
     w = W.step(W.step(W.initial(adv), UserSelectsRegion("france"), adv),
                UserSelectsRegion("cloud-debug"), adv)
     assert UserSelectsRegion("france") in W.enabled(w, adv)
+
+
+def test_a_session_on_a_socket_closed_before_delivery_ends_after_grace():
+    """The audit's artifact 1, through the whole world: the phone switches away from a socket whose
+    GlassesConnect is still in flight. Its close reaches the region behind it, so the session made
+    on it goes into grace and is disposed. Under the adversarial `silent_close` the region never
+    hears the close and keeps the session on a dead socket forever."""
+    def run(profile):
+        cfg = make_config(profile=profile)
+        w = W.step(W.initial(cfg), UserSelectsRegion("france"), cfg)   # nothing delivered yet
+        w = W.step(w, ClockAdvances(cfg.timing.switch_gap), cfg)
+        w = W.settle(W.step(w, UserSelectsRegion("cloud-debug"), cfg), cfg)
+        w = W.settle(W.advance(w, cfg.timing.grace + 1_000, cfg), cfg)
+        return w.parties["region:france"]
+    real = run(None)
+    assert real.map_sid is None and [s.phase.name for s in real.sessions.values()] == ["DISPOSED"]
+    silent = run("adversarial")
+    assert silent.map_sid is not None and silent.sessions[silent.map_sid].phase.name == "ACTIVE"
+
+
+def test_the_advance_menu_can_pass_the_switch_gap():
+    """Time moves only by advances and timers: the engines' menu must hold an advance that lets
+    a second switch be offered, and one short enough to switch back while the new region's apps
+    still start (a pair of menu advances between the gap and app_start)."""
+    t = make_config().timing
+    assert any(ms >= t.switch_gap for ms in W.ADVANCE_MS)
+    assert any(t.switch_gap <= a + b < t.app_start for a in W.ADVANCE_MS for b in W.ADVANCE_MS)
+
+
+def test_the_adversarial_profile_brings_back_all_three_artifacts():
+    from model.config import PROFILES, assumptions_for
+    assert PROFILES["adversarial"]["silent_close"] is True
+    assert PROFILES["adversarial"]["human_paced_switches"] is False
+    assert PROFILES["adversarial"]["dispose_location_io"] == "unbounded"
+    ref = assumptions_for()
+    assert (ref["silent_close"], ref["human_paced_switches"], ref["dispose_location_io"]) == (
+        False, True, "timed")
