@@ -40,14 +40,16 @@ def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore"
              cfg: Config | None = None, out_dir: str | Path = CX.COUNTEREXAMPLES,
              shrink_replays: int = 400, environment: str = D.DEFAULT_ENVIRONMENT,
              seed: int | None = D.DEFAULT_SEED, calm_budget: int = CALM_BUDGET,
-             race_windows: bool = False) -> dict[str, Any]:
+             race_windows: bool = False, retry: bool = False) -> dict[str, Any]:
     """Search, shrink, replay and write; the cell record for (fix_set, profile, environment).
 
     Two searches: the driver's (every interleaving) and, in `CALM_ENVIRONMENTS`, a calm one
     (`driver.search(calm=True)`: every user step followed by a settle), whose findings are shrunk
     without becoming more contrived than `everyday`. Per property the counterexample kept is the
     least contrived class, then the shortest; the other is summarised in `others`. `race_windows`
-    measures each counterexample's timing window (`model.race`; slow, so nightly only).
+    measures each counterexample's timing window (`model.race`; slow, so nightly only). `retry`
+    replays the cell's earlier counterexamples (`retry_earlier`; random runs only, so that the
+    default run depends on the commit alone).
 
     Each violation carries its counterexample's class and family signature (`model.classify`);
     `diagnostics` holds the strict forms (`properties.DIAGNOSTICS`), reported and never failing."""
@@ -60,7 +62,8 @@ def evaluate(fix_set: str, profile: str, *, settings=None, mode: str = "explore"
         stale.unlink()       # a cell that now holds must not keep an old counterexample
     found = D.search(fix_set, profile, cfg=cfg, settings=settings, mode=mode,
                      environment=environment, seed=seed)
-    retry_earlier(found, earlier)
+    if retry:
+        retry_earlier(found, earlier)
     calm = (D.search(fix_set, profile, cfg=cfg, settings=Settings(found_settings(settings),
                                                                   max_examples=calm_budget),
                      environment=environment, seed=seed, calm=True)
