@@ -33,7 +33,8 @@ def test_fix_set_under_profile(cell, selected, results_dir, request):
         record = V.evaluate(fix_set, label, settings=selected.settings(), mode=selected.mode,
                             cfg=cfg, out_dir=results_dir / "counterexamples",
                             environment=environment, seed=seed,
-                            race_windows=selected.profile in D.RANDOM_PROFILES)
+                            race_windows=selected.profile in D.RANDOM_PROFILES,
+                            retry=run_session.is_random(request.config))
     request.node.user_properties.append(("handover_cell", json.dumps(record)))
     problems = []
     if not request.config.getoption("update_manifest", default=False):
