@@ -34,13 +34,17 @@ class TimerFired:
 
 @attrs.frozen
 class GlassesConnect:
-    """WebSocket opened to glasses-ws. livekit: the `livekit=true` query flag (WebSocketManager.ts:67)."""
+    """WebSocket opened to glasses-ws; its delivery is the server accepting the socket, which from
+    then on fires `close` (websocket-glasses.service.ts:217-219). livekit: the `livekit=true`
+    query flag (WebSocketManager.ts:67)."""
     livekit: bool = True
 
 
 @attrs.frozen
 class MicStateChanged:
-    """The phone's microphone was switched. on: new state."""
+    """The microphone state, reported over the glasses socket; the cloud's MicrophoneManager
+    debounces it before `ensureBridgeConnected` (MicrophoneManager.ts:79-145, l.128). The facts do
+    not name the real message (docs/model.md, "Approximations"). on: new state."""
     on: bool
 
 

@@ -18,7 +18,13 @@ the room disconnects. `livekitManager.disconnect()` is never called. The LiveKit
 resumes a dropped signal connection with the server's refresh token (livekit-facts.md).
 
 Mic audio goes as data packets into `this.room` when it is connected (`LivekitManager.ts:51-61`),
-otherwise as binary frames over the glasses WebSocket (`MantleBridge.tsx:426-437`).
+otherwise as binary frames over the glasses WebSocket (`MantleBridge.tsx:426-437`), which
+`sendBinary` drops unless the socket is CONNECTED (`WebSocketManager.ts:161-165`).
+
+The phone reports the microphone state over the socket (`set_mic`); the cloud, not the phone,
+turns it into `ensureBridgeConnected` after MicrophoneManager's debounce
+(`MicrophoneManager.ts:79-145`, l.128; region.py). The facts pages do not name the real message
+that carries the state (docs/model.md, "Approximations").
 
 Deliberately not known here: which pod a connection reaches (the network routes), what LiveKit
 does with the packets.
@@ -202,6 +208,8 @@ def switch_ready(m: MobileState, now: int, cfg) -> bool:
 
 
 def set_mic(m: MobileState, on: bool, ctx: Ctx) -> tuple[MobileState, list]:
+    """The user switches the microphone; its state goes to the region over the socket, whose
+    MicrophoneManager debounces it (MicrophoneManager.ts:79-145, l.128)."""
     m = attrs.evolve(m, mic_on=on)
     effects = [log("mic", f"microphone {'on' if on else 'off'}", on=on)]
     if m.ws is not None:
