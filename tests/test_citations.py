@@ -60,3 +60,26 @@ def test_the_check_catches_an_invented_path_and_accepts_real_forms():
     names = known_names("`LiveKitManager.ts:319-323`; `mobile/src/managers/{SocketComms,RestComms}`")
     assert unknown_citations("see `LiveKitManager.ts:12` and `RestComms.tsx:291-295`", names) == []
     assert unknown_citations("see `InventedManager.ts:12-14`", names) == ["InventedManager.ts:12"]
+
+
+MODEL_SYMBOL = re.compile(
+    r"`((?:mobile|region|bridge|grpc_client|livekit|config|world|properties|party|network|clock"
+    r"|tokens|monitors|actions|messages|effects|seams)(?:\.(?!py`)[A-Za-z_][A-Za-z0-9_]*)+)`")
+"""`mobile.select_region`, `config.Timing.switch_gap`: docs/model.md names code by symbol, not by
+line number (line numbers of the model drift with every edit)."""
+
+
+def test_docs_model_names_only_symbols_the_model_has():
+    import importlib
+    text = (ROOT / "docs" / "model.md").read_text()
+    assert not re.search(r"`(?:model/)?[a-z_]+\.py:\d", text), \
+        "docs/model.md cites a model file by line number: name the symbol instead"
+    missing = []
+    for ref in sorted(set(MODEL_SYMBOL.findall(text))):
+        module, *names = ref.split(".")
+        obj = importlib.import_module(f"model.{module}")
+        for name in names:
+            obj = getattr(obj, name, None)
+        if obj is None:
+            missing.append(ref)
+    assert not missing, f"docs/model.md names symbols the model lacks: {missing}"
