@@ -83,3 +83,18 @@ def test_docs_model_names_only_symbols_the_model_has():
         if obj is None:
             missing.append(ref)
     assert not missing, f"docs/model.md names symbols the model lacks: {missing}"
+
+
+def test_docs_model_names_only_tests_that_exist():
+    """`tests/test_x.py::test_y` (and a following `::test_z` of the same file) in docs/model.md."""
+    text = (ROOT / "docs" / "model.md").read_text()
+    missing, named = [], 0
+    for line in text.splitlines():
+        path = None
+        for m in re.finditer(r"`(tests/[a-z_]+\.py)?::(test_[A-Za-z0-9_]+)`", line):
+            path = m.group(1) or path
+            named += 1
+            source = (ROOT / path).read_text() if path and (ROOT / path).is_file() else ""
+            if f"def {m.group(2)}(" not in source:
+                missing.append(f"{path}::{m.group(2)}")
+    assert named and not missing, f"docs/model.md names tests that do not exist: {missing}"
