@@ -155,3 +155,26 @@ def test_the_adversarial_profile_brings_back_all_three_artifacts():
     ref = assumptions_for()
     assert (ref["silent_close"], ref["human_paced_switches"], ref["dispose_location_io"]) == (
         False, True, "timed")
+
+
+@pytest.mark.parametrize("profile", [None, "adversarial"])
+def test_enabled_and_step_agree_on_user_actions_along_random_walks(profile):
+    """Every user action is offered by `enabled` exactly when `step` accepts it (the switch gap
+    included), in every state of a few random walks."""
+    import random
+    from model.actions import MobileSpeaks, UserSetsMic
+    cfg = make_config(profile=profile)
+    for seed in range(4):
+        rng, w = random.Random(seed), W.initial(cfg)
+        for _ in range(40):
+            offered = W.enabled(w, cfg)
+            for a in [UserSelectsRegion(r) for r in cfg.regions] + [
+                    UserSetsMic(True), UserSetsMic(False), MobileSpeaks()]:
+                try:
+                    W.step(w, a, cfg)
+                    accepted = True
+                except W.Impossible:
+                    accepted = False
+                assert accepted == (a in offered), (seed, w.now, a)
+            w = W.step(w, rng.choice([a for a in offered
+                                      if not (isinstance(a, ClockAdvances) and a.ms > 61_000)]), cfg)
