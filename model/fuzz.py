@@ -152,20 +152,38 @@ def pick(cells: list, rounds: dict, found: dict):
     return min(cells, key=lambda c: (weight(rounds[c], len(found[c])), cells.index(c)))
 
 
+def _keeping_db(db: Path):
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    class KeepingDatabase(DirectoryBasedExampleDatabase):
+        """Never forgets: Hypothesis deletes (or demotes) a saved example that no longer fails, and
+        a round whose targets exclude a property already found would make it forget that
+        property's examples; here they stay, and every run replays them first."""
+
+        def delete(self, key: bytes, value: bytes) -> None:
+            pass
+
+        def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+            pass
+
+    return KeepingDatabase(str(db))
+
+
 def settings(db: Path):
     from hypothesis import Phase
-    from hypothesis.database import DirectoryBasedExampleDatabase
     # no Hypothesis shrink phase: a failing example is saved to the database when it is found,
     # and `model.shrink` shrinks it (in a fraction of the time Hypothesis's shrinker takes here)
-    return D.settings_for("dev", ROUND_EXAMPLES, database=DirectoryBasedExampleDatabase(str(db)),
+    return D.settings_for("dev", ROUND_EXAMPLES, database=_keeping_db(db),
                           phases=(Phase.explicit, Phase.reuse, Phase.generate))
 
 
-def one_round(cell: tuple, k: int, seed: int, env: str, db: Path) -> dict:
-    """One round of one cell: what it ran and the violations, shrunk, with their signatures."""
+def one_round(cell: tuple, k: int, seed: int, env: str, db: Path, properties=D.P.ALL) -> dict:
+    """One round of one cell, its targets `properties`: what it ran and the violations, shrunk,
+    with their signatures."""
     from model.classify import signature
     fix_set, profile = cell
     found = D.search(fix_set, profile, settings=settings(db), mode="rounds", environment=env,
+                     properties=properties,
                      seed=D.cell_seed(seed, "fuzz", fix_set, profile, env, k),
                      max_rounds=MAX_ROUNDS)
     hits = []
@@ -185,7 +203,9 @@ def run_cells(cells: list, deadline: float, seed: int, env: str, db: Path, emit,
     found: dict = {c: set() for c in cells}
     while time.time() < deadline and not stop():
         cell = pick(cells, rounds, found)
-        res = one_round(cell, rounds[cell], seed, env, db)
+        # targets: the properties not yet violated in this cell (all again once every one is)
+        targets = [p for p in D.P.ALL if p not in found[cell]] or D.P.ALL
+        res = one_round(cell, rounds[cell], seed, env, db, targets)
         rounds[cell] += 1
         found[cell].update(h["property"] for h in res["hits"])
         emit(res)
