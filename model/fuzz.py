@@ -216,6 +216,8 @@ def _worker(cells, deadline, seed, env, db, q) -> None:
         run_cells(cells, deadline, seed, env, db, q.put)
     except KeyboardInterrupt:
         pass                      # the round in progress is dropped; the parent writes the report
+    except Exception as exc:      # noqa: BLE001 - a tool failure, told to the parent (exit 2)
+        q.put({"crash": f"{type(exc).__name__}: {exc}"})
     finally:
         q.put(None)
 
@@ -229,7 +231,7 @@ class Families:
         self.cases = self.rounds = 0
         self.errors: dict = {}
 
-    def add(self, res: dict, cfg_of) -> None:
+    def add(self, res: dict) -> None:
         self.rounds += 1
         self.cases += res["cases"]
         for e in res["errors"]:
@@ -355,7 +357,7 @@ def cmd_fuzz(args) -> int:
               f"({sum(e['new'] for e in fams.fam.values())} new)", file=sys.stderr, flush=True)
 
     def take(res):
-        fams.add(res, None)
+        fams.add(res)
         progress()
 
     n = min(opts["workers"], len(opts["cells"]))
@@ -418,6 +420,8 @@ def _collect(procs: list, take, timeout: float | None = None) -> None:
                 continue
             if res is None:
                 live.remove((p, q))
+            elif "crash" in res:
+                raise RuntimeError(f"fuzz worker failed: {res['crash']}")
             else:
                 take(res)
 
