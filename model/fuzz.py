@@ -331,9 +331,11 @@ def markdown(r: dict) -> str:
         lines += ["| | family (property \\| class \\| user steps) | hits | shortest | cells | trace |",
                   "|---|---|---|---|---|---|"]
         for e in r["families"]:
-            trace = f"[{Path(e['trace']).name}]({e['trace']})" if e["trace"] else "(no replay)"
+            name = Path(e["trace"]).name if e["trace"] else ""
+            trace = f"[{name}](families/{name})" if name else "(no replay)"   # beside the report
+            sig = e["signature"].replace("|", " \\| ")       # a pipe inside a table cell
             lines.append(f"| {'**new**' if e['new'] else 'known'} | "
-                         f"`{e['signature'].replace('|', ' | ')}` | {e['count']} | "
+                         f"`{sig}` | {e['count']} | "
                          f"{e['steps']} steps | {len(e['cells'])} | {trace} |")
     if r["model_errors"]:
         lines += ["", "Model errors: " + "; ".join(f"`{t}`" for t in r["model_errors"])]
