@@ -13,6 +13,7 @@ from hypothesis import Phase
 
 from model import driver as D
 from model import fuzz as F
+from model.config import PROFILES
 
 HANDOVER = [sys.executable, "-m", "model.cli"]
 CELL = ("baseline", "actual-2025-10-17")
@@ -134,3 +135,14 @@ def test_workflow_parses():
     steps = [s.get("run", "") for s in doc["jobs"]["fuzz"]["steps"]]
     assert any("pip install -e '.[dev]'" in s for s in steps)
     assert any("handover fuzz" in s for s in steps)
+
+
+def test_two_workers_share_the_cells(tmp_path):
+    p = fuzz("--minutes", "0.04", "--fix", "baseline", "--workers", "2", "--db",
+             str(tmp_path / "db"), "--out", str(tmp_path / "out"), "--format", "json")
+    assert p.returncode == 1, p.stderr
+    r = json.loads(p.stdout)
+    assert r["workers"] == 2 and r["rounds"] >= 2 and r["families"]
+    order = [f"baseline/{p}" for p in PROFILES]
+    dealt = {order.index(c) % 2 for f in r["families"] for c in f["cells"]}
+    assert dealt == {0, 1}            # both workers' cells (dealt round-robin) produced families
