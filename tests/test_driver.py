@@ -24,7 +24,7 @@ def planted_crash(b, conn, msg, ctx):
 
 
 def planted_config():
-    cfg = make_config(["baseline"])
+    cfg = make_config(["baseline"], "adversarial")   # instant joins: the planted bug is quick to hit
     return attrs.evolve(cfg, fixes=("planted-crash",),
                         seams=FMap.of({"bridge.join_room": planted_crash}))
 
@@ -71,9 +71,10 @@ def test_the_driver_finds_a_planted_bridge_crash_within_a_fixed_budget(tmp_path)
 def test_rounds_mode_raises_per_property_and_hypothesis_shrinks_it():
     cfg = planted_config()
     found = D.search("planted-crash", "toy", cfg=cfg, mode="rounds", properties=(
-        "BridgeNeverCrashes",), settings=D.settings_for("ci", 100, stateful_step_count=15))
+        "BridgeNeverCrashes",), settings=D.settings_for("ci", 100, stateful_step_count=15),
+        seed=None)      # Hypothesis's own derandomized ci run
     f = found.findings["BridgeNeverCrashes"]
-    assert len(f.steps) <= 10
+    assert len(f.steps) <= 20
     result = runner.run(D.make_trace(f.steps, cfg, "BridgeNeverCrashes"), cfg)
     assert "BridgeNeverCrashes" in result.violations
 
