@@ -180,7 +180,47 @@ def markdown(rep: dict, link_prefix: str = "") -> str:
                 out.append(f"  - {cls}: {items}")
         out.append("- **Strictly better than:** " + (", ".join(r["better_than"]) or "none") + ".")
         out.append("")
+    if rep.get("sweep"):
+        out += sweep_markdown(rep["sweep"], link_prefix)
     return "\n".join(out)
+
+
+# --- the sweep: failure probability against the time before switching back ----------------------
+
+SWEEP_POINTS = (5, 15, 30, 45, 55, 65, 90)
+"""Seconds before the user switches back (`handover estimate --scenario back-after:S`); they
+straddle the app start (5 s) and the 60 s grace period."""
+SWEEP_RUNS, SWEEP_SEED = 40, 1
+"""Simulated sessions per (fix set, point) and the seed: small, so `--sweep` stays well under a
+minute; `handover estimate --sweep` gives tighter intervals."""
+
+
+def sweep(fix_sets: list[str], runs: int = SWEEP_RUNS, seed: int = SWEEP_SEED,
+          png: Path | None = None) -> list[dict]:
+    """The timed engine's sweep (`model.estimate.sweep_rows`) for each fix set under the reference
+    profile, and its curve as a PNG when `png` is given."""
+    from model import estimate as E
+    from model.config import make_config
+    rows = E.sweep_rows([(fs, make_config([fs])) for fs in fix_sets], list(SWEEP_POINTS), runs, seed)
+    if png is not None:
+        E.plot_sweep(rows, fix_sets, png, runs, seed)
+    return rows
+
+
+def sweep_markdown(rows: list[dict], link_prefix: str = "") -> list[str]:
+    points = sorted({r["seconds"] for r in rows})
+    fix_sets = list(dict.fromkeys(r["fix"] for r in rows))
+    p = {(r["fix"], r["seconds"]): r["p_fail"] for r in rows}
+    runs = rows[0]["runs"]
+    out = ["## Failure probability against the time before switching back", "",
+           f"`handover estimate --scenario back-after:S`, {runs} simulated sessions per cell, seed "
+           f"{SWEEP_SEED}, reference profile (docs/timing.md). The curve: "
+           f"[sweep.png]({link_prefix}sweep.png) (written beside this page).", "",
+           "| fix set | " + " | ".join(f"{s:g} s" for s in points) + " |",
+           "|---|" + "---|" * len(points)]
+    for fs in fix_sets:
+        out.append(f"| {fs} | " + " | ".join(f"{100 * p[(fs, s)]:.0f}%" for s in points) + " |")
+    return out + [""]
 
 
 def short(rep: dict) -> list[str]:
@@ -237,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                                 description="rebuild the per-fix page from the stored cells")
     p.add_argument("--results", default="results")
     p.add_argument("--docs", action="store_true", help="also publish it into docs/verdicts.md")
+    p.add_argument("--sweep", action="store_true",
+                   help="add the timed engine's failure probability against the time before "
+                        "switching back (table and sweep.png; about half a minute)")
     args = p.parse_args(argv)
     try:
         cells = cells_of(Path(args.results))
@@ -244,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m model.report: no readable cells in {args.results}/cells.json ({e})")
         return 2
     rep = build(cells)
+    if args.sweep:
+        rep["sweep"] = sweep(list(rep["fix_sets"]), png=Path(args.results) / "sweep.png")
     path = write(rep, Path(args.results))
     print("\n".join(short(rep)))
     print(f"written: {path}")
