@@ -138,7 +138,7 @@ def test_trace_out_replays_to_the_same_verdict(tmp_path):
 
 @pytest.mark.parametrize("name, line, expected", [
     ("impossible-order", 12, "dispose_start"),
-    ("missing-line", 8, "grpc_join"),
+    ("missing-line", 10, "grpc_join"),
 ])
 def test_impossible_logs_name_the_first_line_the_model_cannot_explain(name, line, expected):
     rc, report = check_json([DATA / f"{name}.jsonl"], "--budget", "1500")
@@ -150,7 +150,7 @@ def test_impossible_logs_name_the_first_line_the_model_cannot_explain(name, line
 def test_the_text_report_names_the_line_and_what_was_expected():
     rc, out = run_cli("logs", "check", DATA / "missing-line.jsonl", "--budget", "500")
     assert rc == 3
-    assert f"NOT EXPLAINED: {DATA / 'missing-line.jsonl'}:8" in out
+    assert f"NOT EXPLAINED: {DATA / 'missing-line.jsonl'}:10" in out
     assert "Joining LiveKit room via bridge" in out
 
 

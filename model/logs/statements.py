@@ -164,10 +164,21 @@ BY_SOURCE: dict[str, list[Statement]] = {src: [s for s in STATEMENTS if s.source
                                          for src in SOURCES}
 SILENT = ("mic_packet", "mic", "audio_received", "grpc_down", "bridge_reconnecting",
           "bridge_resumed", "participant_resumed", "room_closed", "room_reconnecting",
-          "room_failed", "connect_failed", "restart", "grpc_retry_skipped")
+          "room_failed", "connect_failed", "restart", "grpc_retry_skipped",
+          # the fidelity corrections' events (fidelity-audit.md): guards and bookkeeping whose
+          # log statement, if any, the facts do not give
+          "ack_lost", "apps_started", "bridge_map_deleted", "ensure_bridge_skipped",
+          "grpc_connect_refused", "grpc_connect_skipped", "grpc_rejoin_refused",
+          "grpc_status_disposed", "grpc_stream_refused", "mic_changed", "stale_ws_closed")
 """Model events no statement maps: per-packet events (the real code does not log each packet),
-the SDKs' internal resume steps, a pod restart, and calls or skipped retries whose log statement
-the facts do not give."""
+the SDKs' internal resume steps, a pod restart, and calls, guards or skipped retries whose log
+statement the facts do not give. Among the latter: the ACK sent to a closed socket
+(`websocket-glasses.service.ts:571-650`), apps started (`UserSession.ts:383-397`), the bridge's
+map entry deleted by a stream's defer (`service.go:304-329`), `ensureBridgeConnected`'s
+`isConnecting()` skip (`LiveKitManager.ts:258-264`), `connect()`'s disposed and connecting guards
+(`LiveKitGrpcClient.ts:131-140`), `rejoin()` and `startAudioStream` on a disposed client (l.245,
+771-774; the exception reaches the caller's catch), `getStatus()`'s `client_disposed` answer, the
+MicrophoneManager debounce (`MicrophoneManager.ts:79-145`), and a stale socket's close."""
 
 LEVELS = {"debug": 20, "info": 30, "warn": 40, "error": 50, "fatal": 60}
 
