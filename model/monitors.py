@@ -44,8 +44,8 @@ class LogEntry:
 @attrs.frozen
 class Window:
     """A glasses socket of `session` dropped at pod `party` while the pod's bridge was listed in
-    LiveKit as `present`; open until the session's next socket close (or, before a reconnection,
-    until the reconnection or that close)."""
+    LiveKit as `present`; open until the session's next socket close or the user's selection of
+    another region, whichever comes first."""
     party: str
     session: Any
     dropped: int                        # t of the drop (ms)
@@ -66,6 +66,8 @@ class GraceWatch:
     new ones open."""
     present: FMap = FMap()              # bridge party -> sid
     windows: tuple = ()                 # Window, in drop order
+    away: frozenset = frozenset()       # regions the user selected away from since their
+                                        # session last attached a socket
 
     def violation(self) -> Window | None:
         return next((x for x in self.windows if x.violated), None)
@@ -86,7 +88,19 @@ def _grace_update(g: GraceWatch, e: LogEntry, cfg) -> GraceWatch:
         windows = tuple(attrs.evolve(x, left=(e.t, e.get("reason")))
                         if x.present == sid and x.left is None and not x.violated else x
                         for x in g.windows)
-        return _prune(GraceWatch(present, windows))
+        return _prune(attrs.evolve(g, present=present, windows=windows))
+    if kind == "select_region":
+        # the user chose another region: the drop is no longer a blip the grace period bridges,
+        # and that region's bridge must take the user's room (one bridge identity per user)
+        to, frm = e.get("to"), e.get("frm")
+        if not frm or frm == to:
+            return g
+        windows = tuple(x for x in g.windows if x.violated or _region_of(x.party) == to)
+        return _prune(attrs.evolve(g, windows=windows, away=g.away | {frm}))
+    if kind in ("session_created", "session_reconnected"):
+        g = attrs.evolve(g, away=g.away - {_region_of(e.party)})
+        if kind == "session_created":
+            return g
     # ws_closed / session_reconnected of one session at one pod
     key = (e.party, e.get("session"))
     windows = []
@@ -100,12 +114,18 @@ def _grace_update(g: GraceWatch, e: LogEntry, cfg) -> GraceWatch:
         elif kind == "session_reconnected":
             windows.append(x)               # a later reconnection does not end the window
         # ws_closed: the window ends here
-    if kind == "ws_closed" and e.get("error") and not any(x.violated for x in windows):
+    if kind == "ws_closed" and e.get("error") and not any(x.violated for x in windows) \
+            and _region_of(e.party) not in g.away:
         bridge_pid = "bridge:" + e.party.split(":", 1)[1]
         sid = g.present.get(bridge_pid)
         if sid is not None:
             windows.append(Window(e.party, e.get("session"), e.t, sid))
     return _prune(attrs.evolve(g, windows=tuple(windows)))
+
+
+def _region_of(party: str) -> str:
+    """`region:france#1` -> `france`."""
+    return party.partition(":")[2].partition("#")[0]
 
 
 def _prune(g: GraceWatch) -> GraceWatch:
@@ -146,6 +166,10 @@ def _select(m: Monitors, e: LogEntry, cfg) -> Monitors:
         if e.get("frm") and not m.switch_completed else m
 
 
+def _select_and_grace(m: Monitors, e: LogEntry, cfg) -> Monitors:
+    return _grace(_select(m, e, cfg), e, cfg)
+
+
 def _ack(m: Monitors, e: LogEntry, cfg) -> Monitors:
     if m.switching_to and e.get("region") == m.switching_to:
         return attrs.evolve(m, switch_completed=True, switching_to=None)
@@ -165,13 +189,14 @@ UPDATES: dict[str, Callable] = {
     "token_rejected": _first("stale_token"),
     "crash": _crash,
     "audio_received": _audio,
-    "select_region": _select,
+    "select_region": _select_and_grace,
     "ack": _ack,
     "session_disposed": _disposed,
     "participant_joined": _grace,
     "participant_left": _grace,
     "ws_closed": _grace,
     "session_reconnected": _grace,
+    "session_created": _grace,
 }
 """Log kind -> the monitor update it drives. Every other kind leaves the monitors as they are."""
 

@@ -193,8 +193,9 @@ def no_zombie_bridges(w: W.World, cfg: Config) -> str | None:
 def grace_keeps_audio(w: W.World, cfg: Config) -> str | None:
     """For every glasses socket *drop* at a pod followed by a reconnection to the same session
     within the grace period: the bridge participant present at the drop never left, up to the
-    next close of that session's socket. The earliest such drop that went wrong is reported
-    (monitor `grace`, `monitors.GraceWatch`)."""
+    next close of that session's socket. The user's own selection of another region is not a
+    drop the grace period bridges: it voids the window (docs/properties.md). The earliest such
+    drop that went wrong is reported (monitor `grace`, `monitors.GraceWatch`)."""
     x = w.monitors.grace.violation()
     if x is None:
         return None

@@ -182,6 +182,8 @@ def canon(obj: Any, now: int, mask: bool = False, swap: tuple | None = None) -> 
     elif t is dict:
         out = tuple(sorted((canon(k, now, mask, swap), canon(v, now, mask, swap))
                            for k, v in obj.items()))
+    elif t is frozenset:     # sorted after renaming, so a set and its mirror get one form
+        out = ("set",) + tuple(sorted((canon(x, now, mask, swap) for x in obj), key=repr))
     else:
         out = obj
     out = _INTERN.setdefault(out, len(_INTERN))

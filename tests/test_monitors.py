@@ -50,17 +50,43 @@ def old_grace_keeps_audio(log, cfg):
             continue
         if later[0][1].t - e.t > cfg.timing.grace:
             continue
+        region = _region(pod)
+        if _selected_away(log[:i], region):
+            continue
         end = next((j for j, x in later[1:] if x.kind == "ws_closed"), len(log))
         bridge_pid = "bridge:" + pod.split(":", 1)[1]
         present = _bridge_sid_at(log, i, bridge_pid)
         if present is None:
             continue
-        for x in log[i:end]:
+        for k, x in enumerate(log[i:end], i):
             if x.kind == "participant_left" and x.get("sid") == present:
+                violated_at = max(k, later[0][0])
+                if any(_switch(y) and y.get("to") != region for y in log[i:violated_at]):
+                    break       # the user selected another region before it went wrong
                 return (f"{pod_name(pod)}'s bridge ({present}) left the room at t={x.t / 1000:g}s "
                         f"({x.get('reason')}) although the socket dropped at t={e.t / 1000:g}s "
                         f"and reconnected at t={later[0][1].t / 1000:g}s, within the grace period")
     return None
+
+
+def _region(party):
+    return party.partition(":")[2].partition("#")[0]
+
+
+def _switch(x):
+    return x.kind == "select_region" and x.get("frm") and x.get("frm") != x.get("to")
+
+
+def _selected_away(log, region):
+    """Whether the user selected another region after the region's session last attached a
+    socket: a drop seen after that is the switch's doing, not a blip."""
+    away = False
+    for x in log:
+        if _switch(x) and x.get("frm") == region:
+            away = True
+        elif x.kind in ("session_created", "session_reconnected") and _region(x.party) == region:
+            away = False
+    return away
 
 
 def _bridge_sid_at(log, index, bridge_pid):

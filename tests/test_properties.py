@@ -165,6 +165,14 @@ def test_grace_keeps_audio():
     assert "GraceKeepsAudio" not in replay(drop).violated
     r = replay(drop, fixes=["fix2-dispose-on-disconnect"])
     assert "within the grace period" in r.violations["GraceKeepsAudio"][1]
+    # the user's own selection of another region ends the window: the other region's bridge
+    # must take the user's room (one bridge identity per user), whatever the fix
+    away = CONNECT + [{"step": "ws_drop"}, {"step": "advance", "seconds": 1},
+                      {"step": "switch_region", "to": "france"}, {"step": "settle"},
+                      {"step": "switch_region", "to": "cloud-debug"}, {"step": "settle"}]
+    r = replay(away, fixes=["bridge-always-replaces"], topology="shared")
+    assert "GraceKeepsAudio" not in r.violations
+    assert r.world.monitors.grace.windows == ()
 
 
 def test_witnesses_can_be_seen_and_missed():
