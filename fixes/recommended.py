@@ -18,7 +18,10 @@ docs/fixes.md, section "recommended", explains each part with the counterexample
    the session's state: the 2 s reconnect runs only while the user's glasses socket is attached to
    this region's session. The region the user is on rejoins after a kick; a region the user has
    left (its session in the grace period) stays out of the room, so two regions never take turns
-   kicking each other.
+   kicking each other. The same condition guards `LiveKitManager.ensureBridgeConnected`
+   (l.256-312), which the microphone debounce (`MicrophoneManager.ts:79-145`) calls also for a
+   session whose glasses have gone: a mic change just before a switch must not let the region
+   the user left join the room after the switch.
 4. Cloud, `LiveKitGrpcClient.ts` stream handlers: no-ops once the client is disposed (as in
    d0054559c), so a disposed client's stream error cannot schedule a reconnect that joins again.
 5. Cloud, `UserSession.ts` `createOrReconnect` (l.357-378): a session whose `dispose()` has begun
@@ -30,11 +33,17 @@ docs/fixes.md, section "recommended", explains each part with the counterexample
    and only while the session is open, and Close() takes that lock before closing the channel;
    a packet that arrives during Close() is dropped instead of panicking the whole bridge
    ("send on closed channel") and, through `cloud/start.sh:57-62`, the region.
+7. Cloud, `LiveKitGrpcClient.ts` `dispose()` (l.766-775) and `connect()`'s JoinRoom callback
+   (l.130-166): dispose() keeps the gRPC client until a JoinRoom in flight has answered, and a
+   JoinRoom that succeeds after dispose() sends LeaveRoom{userId} instead of going on to
+   `startAudioStream` (which throws on the nulled client, l.245). Otherwise a session disposed
+   while its JoinRoom waits leaves its bridge in the room with no session behind it (a zombie).
 """
 import attrs
 
 from fixes import bridge_always_replaces, disposed_guards
 from model.effects import Close
+from model.grpc_client import disconnect
 from model.region import SessionPhase, livekit_init
 
 
@@ -57,6 +66,11 @@ def retry_wanted(r, cid, ctx):
     return attrs.evolve(r, sessions=r.sessions.set(s.sid, attrs.evolve(s, last_rejoin=ctx.now))), True
 
 
+def ensure_bridge_wanted(r, s, ctx):
+    """Part 3: the microphone debounce joins only for the map's session with glasses attached."""
+    return s.ws is not None and r.map_sid == s.sid
+
+
 def before_livekit_init(r, s, ws, ctx):
     """Part 3: a glasses connection starts a new allowance of one kick-triggered rejoin."""
     r = attrs.evolve(r, sessions=r.sessions.set(s.sid, attrs.evolve(s, last_rejoin=None)))
@@ -73,12 +87,19 @@ def forward_after_close(b, conn, msg, ctx):
     return b, []
 
 
+def leave_after_dispose(c):
+    """Part 7: a JoinRoom answered after dispose() leaves the room again (LeaveRoom{userId})."""
+    return disconnect(attrs.evolve(c, joined=True))
+
+
 REPLACES = {
     "bridge.join_room": bridge_always_replaces.join_room,                         # part 1
     "bridge.tell_stream_disconnected": tell_stream_disconnected,                  # part 2
     "region.retry_wanted": retry_wanted,                                          # part 3
     "region.before_livekit_init": before_livekit_init,                            # part 3
+    "region.ensure_bridge_wanted": ensure_bridge_wanted,                          # part 3
     "grpc.stream_handlers_active": disposed_guards.stream_handlers_active,        # part 4
     "region.reuses_session": reuses_session,                                      # part 5
     "bridge.forward_after_close": forward_after_close,                            # part 6
+    "grpc.joined_after_dispose": leave_after_dispose,                             # part 7
 }

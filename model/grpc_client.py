@@ -138,6 +138,17 @@ def get_status(c: Client, then) -> tuple[Client, list, list]:
     return c, [Send(c.conn, GetStatus(USER))], []
 
 
+@seam("grpc.joined_after_dispose")
+def joined_after_dispose(c: Client) -> tuple[Client, list]:
+    """A JoinRoom that succeeds after dispose(): joinRoom's callback continues with
+    startAudioStream, which throws, because `this.client` is null after dispose()
+    (LiveKitGrpcClient.ts:245, 771-774). dispose() sent no LeaveRoom (it was not joined yet), so
+    the bridge keeps its session in the room."""
+    c = attrs.evolve(c, joined=True, connected=True)
+    return c, [log("grpc_stream_refused", f"client #{c.cid}: joined, but disposed: "
+                                          "startAudioStream throws", client=c.cid)]
+
+
 @seam("grpc.stream_handlers_active")
 def stream_handlers_active(c: Client) -> bool:
     """Whether the stream's error/end/data handlers run; in the baseline they run after dispose
@@ -160,12 +171,8 @@ def on_join_reply(c: Client, conn, msg: JoinRoomReply, ctx):
         return c, [log("grpc_join_failed", f"client #{c.cid}: JoinRoom failed: {msg.error}",
                        client=c.cid, error=msg.error)], [(then, False)]
     if c.disposed:
-        # joinRoom's callback continues with startAudioStream, which throws: `this.client` is null
-        # after dispose() (LiveKitGrpcClient.ts:245, 771-774). The bridge keeps its session.
-        c = attrs.evolve(c, joined=True, connected=True)
-        return c, [log("grpc_stream_refused", f"client #{c.cid}: joined, but disposed: "
-                                              "startAudioStream throws", client=c.cid)], \
-            [(then, False)]
+        c, effects = ctx.cfg.seam("grpc.joined_after_dispose")(c)
+        return c, effects, [(then, False)]
     stream = f"{c.conn}.s{c.n + 1}"
     c = attrs.evolve(c, n=c.n + 1, joined=True, connected=True, audio_stream=True, stream=stream)
     return c, [Open(stream, "stream", c.bridge), Send(stream, StreamAudio(USER)),

@@ -169,11 +169,22 @@ def ensure_bridge_connected(r: RegionState, sid: int, ctx: Ctx) -> tuple[RegionS
     start a second JoinRoom during the `await mintAgentBridgeToken()` gap (l.218-224); the model
     mints synchronously, so it cannot (docs/model.md, "Approximations")."""
     s = r.sessions[sid]
+    if not ctx.cfg.seam("region.ensure_bridge_wanted")(r, s, ctx):
+        return r, [log("ensure_bridge_skipped", f"ensureBridgeConnected: session #{sid}'s glasses "
+                                                "are not attached; skipped", session=sid)]
     current = r.clients.get(s.client) if s.client is not None else None
     if current is not None and grpc.connecting(current):
         return r, [log("ensure_bridge_skipped", f"ensureBridgeConnected: client #{current.cid} "
                                                 "is connecting; skipped", client=current.cid)]
     return start_bridge_subscriber(r, sid, None, ctx)
+
+
+@seam("region.ensure_bridge_wanted")
+def ensure_bridge_wanted(r: RegionState, s, ctx: Ctx) -> bool:
+    """Whether the microphone debounce's ensureBridgeConnected may join at all. The baseline
+    joins whatever the state of the session's glasses socket: the debounce timer
+    (`MicrophoneManager.ts:79-145`, l.128) also fires for a session in its grace period."""
+    return True
 
 
 def livekit_init(r: RegionState, sid: int, ws: str, ctx: Ctx) -> tuple[RegionState, list]:

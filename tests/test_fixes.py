@@ -82,3 +82,16 @@ def test_declared_introduced_violations_are_per_fix_and_reasoned():
     both = fixes.introduces(["report-fixes"])
     assert set(both) == {"AudioReachesActiveRegion", "GraceKeepsAudio"}
     assert all("livekit.api.ts:82" in why or "grace" in why for why in both.values())
+
+
+def test_docs_list_every_seam_with_its_party_module():
+    """docs/fixes.md, "The seams": one row per seam, naming the module that defines it."""
+    import inspect
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    page = (root / "docs" / "fixes.md").read_text().split("## The registry")[0]
+    rows = dict(re.findall(r"^\| `([a-z_.]+)` \| `([^`]+)` \|", page, re.M))
+    where = {n: str(Path(inspect.getsourcefile(seams.baseline(n))).relative_to(root))
+             for n in seams.names()}
+    assert rows == where
