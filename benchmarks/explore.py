@@ -13,7 +13,7 @@
    settle).
 4. The truth for the shrinker: for every (fix set, property) the explorer finds violated up to
    `--shrink-depth`, the length of the driver's shrunk counterexample (ci settings, 100 examples,
-   `model/shrink.py`) against the explorer's minimum.
+   `model/engines/shrink.py`) against the explorer's minimum.
 """
 from __future__ import annotations
 
@@ -27,9 +27,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import fixes  # noqa: E402
-from model import bfs, driver as D, properties as P, shrink as S, world as W  # noqa: E402
-from model.config import REFERENCE_PROFILE, make_config  # noqa: E402
-from model.explore_system import HandoverSystem  # noqa: E402
+from model.engines import bfs, driver as D, shrink as S  # noqa: E402
+from model.properties import properties as P
+from model.system import world as W
+from model.system.config import REFERENCE_PROFILE, make_config  # noqa: E402
+from model.engines.explore_system import HandoverSystem  # noqa: E402
 
 ENV = "switching"
 

@@ -26,8 +26,8 @@ from hypothesis import Phase, strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, invariant, rule,
                                  run_state_machine_as_test)
 
-from model import driver as D
-from model import shrink as S
+from model.engines import driver as D
+from model.engines import shrink as S
 
 TARGET = "AudioReachesActiveRegion"
 

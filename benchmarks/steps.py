@@ -38,9 +38,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from model import runner
-from model import world as W
-from model.trace import parse, step_dict
+from model.engines import runner
+from model.system import world as W
+from model.engines.trace import parse, step_dict
 
 MIN_SECONDS = 0.5
 """Short runs are repeated until they take at least this long."""

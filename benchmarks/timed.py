@@ -25,11 +25,11 @@ import sys
 import time
 from pathlib import Path
 
-from model import world as W
-from model.config import make_config
-from model.estimate import session
-from model.trace import action_of
-from model.users import parse
+from model.system import world as W
+from model.system.config import make_config
+from model.engines.estimate import session
+from model.engines.trace import action_of
+from model.engines.users import parse
 
 MODELS = ("switch-once", "back-after:30", "back-after:65", "tester", "daily")
 FIXES = ("baseline", "status-rejoin")

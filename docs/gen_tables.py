@@ -4,7 +4,7 @@
 """
 from pathlib import Path
 
-from model import bridge, grpc_client, livekit, mobile, region
+from model.system.parties import bridge, grpc_client, livekit, mobile, region
 
 START, END = "<!-- tables:start -->", "<!-- tables:end -->"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
-from model.config import ConfigError
+from model.system.config import ConfigError
 
 REGISTRY: dict[str, str] = {
     "baseline": "fixes.baseline",
@@ -71,7 +71,7 @@ def introduces(names: list[str]) -> dict[str, str]:
 
 def resolve(names: list[str]) -> tuple[list[str], dict[str, Callable]]:
     """The fix names (expanded) and the union of their seam replacements; conflicts are errors."""
-    from model import seams
+    from model.system import seams
     fixes = expand(names)
     merged: dict[str, Callable] = {}
     owner: dict[str, str] = {}

@@ -5,7 +5,7 @@ From commit ca0d2ad2b (2025-11-24), system-facts.md: JoinRoom closes and replace
 session instead of failing (and the TS proto gained `GetStatus`, which is why this fix is combined
 with the working `status-rejoin`, not the as-deployed one).
 """
-from model import bridge as B
+from model.system.parties import bridge as B
 
 
 def join_room(b, conn, msg, ctx):

@@ -11,7 +11,7 @@ The patch: step 1 of `LivekitManager.connect()` disconnects the current room whe
 whatever the `mobile_disconnects_first` assumption says the shipped code does. It still runs only
 on CONNECTION_ACK, so mic data keeps going into the old room between the switch and the new ACK.
 """
-from model.mobile import MobileState, RoomPhase
+from model.system.parties.mobile import MobileState, RoomPhase
 
 
 def disconnect_old_room(m: MobileState, cfg) -> bool:

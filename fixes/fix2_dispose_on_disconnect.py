@@ -10,8 +10,8 @@ Targets report hypothesis H4 (the old region's bridge stays in the room). From t
 The patch: the close handler runs `LiveKitManager.dispose()` (its current gRPC client's
 `dispose()`: LeaveRoom, stream ended) before the grace timer starts.
 """
-from model.region import RegionState, Session, dispose_livekit
-from model.effects import log
+from model.system.parties.region import RegionState, Session, dispose_livekit
+from model.system.effects import log
 
 
 def on_glasses_close(r: RegionState, s: Session, ctx):

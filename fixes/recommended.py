@@ -42,9 +42,9 @@ docs/fixes.md, section "recommended", explains each part with the counterexample
 import attrs
 
 from fixes import bridge_always_replaces, disposed_guards
-from model.effects import Close
-from model.grpc_client import disconnect
-from model.region import SessionPhase, livekit_init
+from model.system.effects import Close
+from model.system.parties.grpc_client import disconnect
+from model.system.parties.region import SessionPhase, livekit_init
 
 
 def tell_stream_disconnected(b, s, ctx):

@@ -17,12 +17,12 @@ From commit 753b1494c (2025-10-20), system-facts.md "Changes the team made":
 """
 import attrs
 
-from model import bridge as B
-from model import grpc_client as grpc
-from model.effects import Send, log
-from model.messages import StatusReply
-from model.party import bridge_party, conn_owner
-from model.region import bridge_params, livekit_init
+from model.system.parties import bridge as B
+from model.system.parties import grpc_client as grpc
+from model.system.effects import Send, log
+from model.system.messages import StatusReply
+from model.system.parties.party import bridge_party, conn_owner
+from model.system.parties.region import bridge_params, livekit_init
 
 
 def before_livekit_init(r, s, ws, ctx):
@@ -52,7 +52,7 @@ def continuation(r, then, ok, ctx):
 def rejoin_bridge(r, sid, then, ctx):
     s = r.sessions[sid]
     if s.last_rejoin is not None and ctx.now - s.last_rejoin < ctx.cfg.timing.rejoin_throttle:
-        from model.region import continue_after
+        from model.system.parties.region import continue_after
         return continue_after(r, then, False, ctx, [log("rejoin_skipped", "rejoinBridge: "
                                                         "last attempt under 2 s ago")])
     effects = [log("rejoin", f"session #{sid}: bridge not connected; rejoinBridge()", session=sid)]
@@ -65,7 +65,7 @@ def rejoin_bridge(r, sid, then, ctx):
     client, more, done = grpc.rejoin(client, bridge_params(r, ctx), then)
     s = attrs.evolve(s, client=client.cid, last_rejoin=ctx.now)
     r = attrs.evolve(r, clients=r.clients.set(client.cid, client), sessions=r.sessions.set(sid, s))
-    from model.region import continue_after
+    from model.system.parties.region import continue_after
     for then_, ok in done:
         r, more2 = continue_after(r, then_, ok, ctx)
         more = more + more2

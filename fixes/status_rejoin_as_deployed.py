@@ -6,7 +6,7 @@ reconnection forced a rejoin, whatever the bridge's real state (system-facts.md,
 deployed"). The patch: status-rejoin, with the client's GetStatus replaced by the exception path.
 """
 from fixes import status_rejoin
-from model.effects import log
+from model.system.effects import log
 
 
 def get_status_throws(client, then):

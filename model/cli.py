@@ -14,37 +14,16 @@ import argparse
 import sys
 from typing import Callable
 
-from model.config import ConfigError, parse_assumption
-from model.trace import TraceError
+from model.system.config import ConfigError
+from model.usage import Parser, UsageError, parse_assume
+from model.engines.trace import TraceError
 
 SUBCOMMANDS: dict[str, Callable] = {}
 
-SUBCOMMAND_MODULES = ("model.triage", "model.explore", "model.coverage", "model.estimate",
-                      "model.fuzz", "model.logs")
+SUBCOMMAND_MODULES = ("model.engines.triage", "model.engines.explore", "model.engines.coverage",
+                      "model.engines.estimate", "model.engines.fuzz", "model.logs")
 """Engines that live in their own modules; each has `add_parser(sub)`. A module that does not
 exist (yet) is skipped."""
-
-
-class UsageError(Exception):
-    """Bad command-line input (exit 2)."""
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2
-        raise UsageError(message)
-
-
-def parse_assume(items: list[str]) -> dict:
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--assume takes KEY=VALUE, not {item!r}")
-        try:
-            out[key] = parse_assumption(key, value)
-        except ConfigError as e:
-            raise UsageError(str(e)) from None
-    return out
 
 
 EXIT_CODES = ("exit status: 0 every property held (with --check: the trace's expect was met); "
@@ -57,7 +36,7 @@ def _replay_epilog() -> str:
     import textwrap
 
     import fixes
-    from model.config import ASSUMPTIONS
+    from model.system.config import ASSUMPTIONS
 
     def block(title: str, body: str) -> str:
         return title + "\n" + textwrap.fill(body, 78, initial_indent="  ", subsequent_indent="  ",
@@ -82,7 +61,7 @@ def add_replay(sub) -> None:
     p.add_argument("--assume", action="append", default=[], metavar="KEY=VALUE",
                    help="assumption override (repeatable)")
     p.add_argument("--format", choices=("text", "json", "markdown", "itf"), default="text",
-                   help="itf: the Informal Trace Format of Apalache/Quint (model/itf.py)")
+                   help="itf: the Informal Trace Format of Apalache/Quint (model/outputs/itf.py)")
     p.add_argument("--check", action="store_true",
                    help="exit status says whether the trace's expect was met")
     p.add_argument("--livekit-dev", action="store_true",
@@ -93,8 +72,9 @@ def add_replay(sub) -> None:
 
 
 def cmd_replay(args) -> int:
-    from model import render, runner
-    from model.trace import check_pods, load
+    from model.outputs import render
+    from model.engines import runner
+    from model.engines.trace import check_pods, load
     assume = parse_assume(args.assume)
     trace = load(args.trace)
     if args.livekit_dev or args.livekit:
@@ -105,7 +85,7 @@ def cmd_replay(args) -> int:
     check_pods(trace, cfg.a("pods_per_region"))
     result = runner.run(trace, cfg)
     if args.format == "itf":
-        from model import itf
+        from model.outputs import itf
         out = itf.render
     else:
         out = {"text": render.text, "json": render.as_json, "markdown": render.markdown}[args.format]

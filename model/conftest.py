@@ -7,7 +7,7 @@ Each (fix set, assumption profile) is one test (`test_verify.py`); the cell reco
 their reports (`user_properties`, so pytest-xdist workers hand them to the controller) become the
 verdict matrix printed at the end and written under `results/` (`--results DIR`). Corpus replays
 (`test_corpus.py`) attach theirs the same way. The results are merged by cell with earlier runs
-and marked partial when cells are missing (`model/results.py`): a subset run (`--fix`, `--env`) or
+and marked partial when cells are missing (`model/outputs/results.py`): a subset run (`--fix`, `--env`) or
 an interrupted one (Ctrl-C) never passes for the full matrix.
 """
 from __future__ import annotations
@@ -20,11 +20,11 @@ import attrs
 import pytest
 
 import fixes
-from model import driver as D
+from model.engines import driver as D
 from model import session as run_session
-from model import results as R
-from model import verdicts as V
-from model.config import (ASSUMPTIONS, PROFILES, REFERENCE_PROFILE, ConfigError, assumptions_for,
+from model.outputs import results as R
+from model.outputs import verdicts as V
+from model.system.config import (ASSUMPTIONS, PROFILES, REFERENCE_PROFILE, ConfigError, assumptions_for,
                           parse_assumption)
 
 DEFAULT_MODE = {"dev": "explore", "ci": "explore", "nightly": "rounds"}
@@ -53,7 +53,7 @@ def pytest_addoption(parser):
                      "in the rootdir)")
     g.addoption("--engine", default="driver", choices=("driver", "explore"),
                 help="driver: Hypothesis sampling (evidence: N runs); explore: every interleaving "
-                     "up to --depth (evidence: exhaustive to depth N; model/explore.py)")
+                     "up to --depth (evidence: exhaustive to depth N; model/engines/explore.py)")
     g.addoption("--depth", type=int, default=5, metavar="N",
                 help="steps per path for --engine explore (default 5)")
 
@@ -70,7 +70,7 @@ class Selection:
     def settings(self):
         """The Hypothesis settings. With --budget in rounds mode (nightly's default) Hypothesis's
         own shrink phase is off: it is not bounded by max_examples (it stops after 500 shrinks or
-        300 s per failure: `--budget 3` once ran one cell for 328 s); `model/shrink.py` still
+        300 s per failure: `--budget 3` once ran one cell for 328 s); `model/engines/shrink.py` still
         shrinks every counterexample, within its own bound of replays."""
         if self.budget is not None and self.mode == "rounds":
             from hypothesis import Phase
@@ -205,7 +205,7 @@ def full_matrix() -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Merge this run's cells into results/ (model/results.py), mark what is missing, print."""
+    """Merge this run's cells into results/ (model/outputs/results.py), mark what is missing, print."""
     if hasattr(config, "workerinput"):    # an xdist worker: the controller writes, once
         return
     cells, corpus = _COLLECTED["handover_cell"], _COLLECTED["handover_corpus"]
@@ -239,7 +239,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
               + (f"; {len(store['cells']) - len(cells)} from earlier runs" if
                  len(store["cells"]) > len(cells) else "") + ")")
     if cells and not interrupted:    # after Ctrl-C, stop: no further simulation
-        from model import estimate   # beside the verdicts: how often, for timed users
+        from model.engines import estimate   # beside the verdicts: how often, for timed users
         terminalreporter.section("handover estimated failure probability (this run's fix sets)")
         for line in estimate.matrix_lines(list(dict.fromkeys(c["fix_set"] for c in cells))):
             write(line)

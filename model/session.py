@@ -7,7 +7,7 @@
   base and hands it to the workers (`pytest_configure_node`).
 - **Progress.** A line per finished cell: how many are done and left, the cell, and its verdict
   against the manifest.
-- **Manifest.** `model.manifest`: each cell test (`test_verify.py`) passes when its verdict matches
+- **Manifest.** `model.outputs.manifest`: each cell test (`test_verify.py`) passes when its verdict matches
   the checked-in expectation; the summary names the cells that changed and the new ones;
   `--update-manifest` rewrites the entries of the cells this run evaluated.
 
@@ -20,9 +20,9 @@ import secrets
 
 import pytest
 
-from model import driver as D
-from model import manifest as M
-from model.config import PROFILES
+from model.engines import driver as D
+from model.outputs import manifest as M
+from model.system.config import PROFILES
 
 CELL_TEST = "test_fix_set_under_profile"
 
@@ -146,8 +146,8 @@ class Session:
 
 
     def report(self, terminalreporter) -> None:
-        """The per-fix page (`model/report.py`) from every stored cell, and its short form."""
-        from model import report
+        """The per-fix page (`model/outputs/report.py`) from every stored cell, and its short form."""
+        from model.outputs import report
         out = getattr(self.config, "_handover_results", None)
         try:
             cells = report.cells_of(out)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import fixes
-from model import runner
-from model.properties import ALL
-from model.trace import TraceError, load
+from model.engines import runner
+from model.properties.properties import ALL
+from model.engines.trace import TraceError, load
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 CORPUS = sorted(CORPUS_DIR.glob("*.json"))

@@ -3,7 +3,7 @@
 Each (fix set, profile, environment) is one test: the Hypothesis driver searches for violations of
 every property, each violation is shrunk, replayed and written under results/counterexamples/, and
 the test compares the verdict with the checked-in manifest (`model/expected-verdicts.json`,
-`model/manifest.py`): it passes when they agree, and fails naming the properties whose verdict
+`model/outputs/manifest.py`): it passes when they agree, and fails naming the properties whose verdict
 changed. A cell the manifest does not know passes when it holds everything. A model error always
 fails. The verdict matrix is printed at the end.
 """
@@ -13,11 +13,11 @@ import json
 
 import pytest
 
-from model import driver as D
-from model import properties as P
+from model.engines import driver as D
+from model.properties import properties as P
 from model import session as run_session
-from model import verdicts as V
-from model.config import make_config
+from model.outputs import verdicts as V
+from model.system.config import make_config
 
 
 def test_fix_set_under_profile(cell, selected, results_dir, request):
@@ -25,8 +25,8 @@ def test_fix_set_under_profile(cell, selected, results_dir, request):
     cfg = make_config([fix_set], base, **overrides) if overrides else None
     seed = getattr(request.config, "_handover_seed", D.DEFAULT_SEED)
     explore = request.config.getoption("engine", default="driver") == "explore"
-    if explore:     # every interleaving up to --depth (model/explore.py)
-        from model import explore as X
+    if explore:     # every interleaving up to --depth (model/engines/explore.py)
+        from model.engines import explore as X
         record = X.evaluate(fix_set, label, cfg or make_config([fix_set], base), environment,
                             request.config.getoption("depth"), results_dir / "explore")
     else:

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from model import runner
-from model.config import make_config
-from model.network import Conn
-from model.party import Ctx
-from model.trace import parse
+from model.engines import runner
+from model.system.config import make_config
+from model.system.network import Conn
+from model.system.parties.party import Ctx
+from model.engines.trace import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "model" / "corpus"
@@ -45,7 +45,7 @@ def of(effects: list, typ) -> list:
 
 
 def logs(effects: list) -> list[str]:
-    from model.effects import Log
+    from model.system.effects import Log
     return [e.kind for e in effects if isinstance(e, Log)]
 
 

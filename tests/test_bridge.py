@@ -1,10 +1,10 @@
 """The Go bridge: the state and effects after each message (bridge.py)."""
 import attrs
 
-from model import bridge as B
-from model.config import USER
-from model.effects import Await, Close, Crash, Open, Send, SetTimer
-from model.messages import (Resumed, AudioFrame, ClientLeave, ConnClosed, DataReceived, GetStatus, Join,
+from model.system.parties import bridge as B
+from model.system.config import USER
+from model.system.effects import Await, Close, Crash, Open, Send, SetTimer
+from model.system.messages import (Resumed, AudioFrame, ClientLeave, ConnClosed, DataReceived, GetStatus, Join,
                             JoinAccepted, JoinRefused, JoinRoom, JoinRoomReply, LeaveRoom,
                             LeaveRoomReply, RefreshToken, ServerLeave, StatusReply, StreamAudio,
                             TimerFired)

@@ -1,12 +1,12 @@
-"""Counterexample classes (`model/classify.py`) on pinned step lists, one or more per class."""
+"""Counterexample classes (`model/engines/classify.py`) on pinned step lists, one or more per class."""
 from __future__ import annotations
 
 import pytest
 
-from model import classify as C
-from model import runner
-from model.config import make_config
-from model.trace import TraceError, parse
+from model.engines import classify as C
+from model.engines import runner
+from model.system.config import make_config
+from model.engines.trace import TraceError, parse
 
 REF = make_config(["baseline"], "adversarial")   # instant switches and joins, as the traces were cut
 
@@ -86,8 +86,8 @@ def test_audio_in_flight_is_not_a_second_action():
 
 
 def test_a_micro_run_that_reaches_rest_counts_as_a_settle():
-    from model import world as W
-    from model.actions import UserSelectsRegion
+    from model.system import world as W
+    from model.system.actions import UserSelectsRegion
     w, micro = W.step(W.initial(REF), UserSelectsRegion("france"), REF), []
     while not W.quiescent(w):
         h = W.canonical_head(w)

@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fixes
 from model import cli
-from model.config import ASSUMPTIONS, REGIONS
-from model.properties import ALL
-from model.trace import MAX_DEPTH, MAX_SECONDS, STEPS
+from model.system.config import ASSUMPTIONS, REGIONS
+from model.properties.properties import ALL
+from model.engines.trace import MAX_DEPTH, MAX_SECONDS, STEPS
 from conftest import CORPUS
 
 TRACES = sorted(CORPUS.glob("*.json"))
@@ -160,7 +160,7 @@ def test_the_console_script_without_the_live_extra():
 
 def test_a_crash_is_exit_2_not_1(monkeypatch, capsys):
     """Whatever escapes the checks (a bug) is a one-line internal error with exit 2, never 1."""
-    from model import runner
+    from model.engines import runner
     monkeypatch.setattr(runner, "run", lambda *a, **k: 1 / 0)
     assert cli.main(["replay", str(TRACES[0])]) == 2
     err = capsys.readouterr().err

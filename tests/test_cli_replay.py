@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from model import cli
-from model import properties as P
+from model.properties import properties as P
 from conftest import CORPUS
 
 GOOD = CORPUS / "report-repro-per-region.json"        # every property holds
@@ -175,7 +175,7 @@ def test_version(capsys):
 
 def test_replay_help_lists_fix_names_assumption_keys_and_exit_statuses(capsys):
     import fixes
-    from model.config import ASSUMPTIONS
+    from model.system.config import ASSUMPTIONS
     with pytest.raises(SystemExit):
         cli.main(["replay", "--help"])
     out = " ".join(capsys.readouterr().out.split())
@@ -195,7 +195,7 @@ def test_triage_help_has_a_description(capsys):
 
 
 def test_ctrl_c_during_a_replay_is_exit_130(monkeypatch, capsys):
-    from model import runner
+    from model.engines import runner
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt

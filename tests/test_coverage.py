@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 
-from model import coverage as C
-from model import party
+from model.engines import coverage as C
+from model.system.parties import party
 from model.cli import main
-from model.config import make_config
+from model.system.config import make_config
 
 CFG = make_config(["baseline"])
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from model import render, runner
-from model.trace import load
+from model.outputs import render
+from model.engines import runner
+from model.engines.trace import load
 from conftest import CORPUS, ROOT
 
 TRACE = CORPUS / "switch-back-within-grace-shared.json"

@@ -6,18 +6,18 @@ import pytest
 from hypothesis.stateful import run_state_machine_as_test
 
 import fixes
-from model import driver as D
-from model import properties as P
-from model import runner
-from model.config import PROFILES, make_config
-from model.effects import Crash
-from model.fmap import FMap
+from model.engines import driver as D
+from model.properties import properties as P
+from model.engines import runner
+from model.system.config import PROFILES, make_config
+from model.system.effects import Crash
+from model.system.fmap import FMap
 
 
 def planted_crash(b, conn, msg, ctx):
     """Test-only seam: a bridge panics on a JoinRoom for a user it already has a session for,
     where the baseline refuses it (never registered as a fix)."""
-    from model import bridge
+    from model.system.parties import bridge
     if msg.user in b.sessions:
         return b, [Crash("panic: planted by tests/test_driver.py")]
     return bridge.join_room(b, conn, msg, ctx)
@@ -35,7 +35,7 @@ def test_every_registered_machine_is_a_module_level_class_constructible_without_
             cls = D.machine_for(fix_set, profile)
             assert cls.__name__.isidentifier()
             assert getattr(D, cls.__name__) is cls
-            assert cls.__module__ == "model.driver"
+            assert cls.__module__ == "model.engines.driver"
     m = D.Baseline_Actual20251017()
     assert m.world.mobile.backend is None
     m.teardown()
@@ -93,9 +93,9 @@ def test_each_property_has_its_own_exception_class():
 
 
 def test_the_switching_environment_takes_no_gRPC_or_LiveKit_fault():
-    from model import actions as A
-    from model.config import make_config
-    import model.world as W
+    from model.system import actions as A
+    from model.system.config import make_config
+    import model.system.world as W
     m = D.machine_for("baseline", environment="switching")()
     m.world = W.initial(m.cfg)
     for step in (A.UserSelectsRegion("france"),):

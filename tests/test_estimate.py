@@ -1,4 +1,4 @@
-"""`handover estimate` (model/estimate.py): the Wilson interval, sessions, families, output, sweep,
+"""`handover estimate` (model/engines/estimate.py): the Wilson interval, sessions, families, output, sweep,
 determinism and one-line errors."""
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import json
 
 import pytest
 
-from model import cli, runner
-from model import estimate as E
-from model import users
-from model.config import make_config
-from model.timed import PROP
-from model.trace import load
+from model import cli
+from model.engines import runner
+from model.engines import estimate as E
+from model.engines import users
+from model.system.config import make_config
+from model.engines.timed import PROP
+from model.engines.trace import load
 
 
 def run(capsys, *argv):
@@ -162,7 +163,7 @@ def test_matrix_lines_state_model_runs_and_interval():
 
 
 def test_a_model_error_in_a_session_is_exit_2_after_the_report(capsys, tmp_path, monkeypatch):
-    from model import latency as L
+    from model.engines import latency as L
     monkeypatch.delitem(L.LINKS, "rest")       # the phone's token request has no latency now
     code, out, err = run(capsys, "--runs", 2, "--scenario", "switch-once", "--out", tmp_path)
     assert code == 2 and "(2 model errors)" in out
@@ -180,7 +181,7 @@ def test_a_failure_that_does_not_replay_is_exit_2(capsys, tmp_path, monkeypatch)
 
 
 def test_latency_scale_slows_the_network_only():
-    from model.latency import ALERT_OK, PHONE_REGION, Sampler
+    from model.engines.latency import ALERT_OK, PHONE_REGION, Sampler
     import random
     a, b = Sampler(random.Random(1)), Sampler(random.Random(1), scale=3)
     assert b.draw(PHONE_REGION) == round(3 * a.draw(PHONE_REGION))

@@ -8,14 +8,14 @@ import attrs
 import networkx as nx
 import pytest
 
-from model import bfs, liveness as L
-from model import world as W
+from model.engines import bfs, liveness as L, statekey
+from model.system import world as W
 from model.cli import main
-from model.clock import Clock
-from model.config import make_config
-from model.explore import HandoverSystem, run_cell
-from model.runner import run
-from model.trace import load
+from model.system.clock import Clock
+from model.system.config import make_config
+from model.engines.explore import HandoverSystem, run_cell
+from model.engines.runner import run
+from model.engines.trace import load
 
 
 # --- the generic engine on a toy ----------------------------------------------------------------
@@ -92,7 +92,7 @@ PROPS = ("NoStaleTokenUse", "BridgeNeverCrashes", "AudioReachesActiveRegion",
 
 
 def _labels_and_verdicts(system, w, swap=None):
-    from model.statekey import _rename
+    from model.engines.statekey import _rename
     succ = sorted((_rename(json.dumps(label, sort_keys=True), swap),
                    None if isinstance(s, BaseException) else system.key(s), sorted(v))
                   for label, s, v in system.successors(w))
@@ -135,7 +135,7 @@ def test_key_soundness_merged_states_have_the_same_future():
     """Worlds merged under one key by random walks (different roads, one key; or mirror images
     under the region swap) give the same verdicts, offer the same (mirrored) steps and step to
     states with the same keys, for a few more steps."""
-    from model import statekey as K
+    from model.engines import statekey as K
     system = HandoverSystem(CFG, "switching")
     pair = K.symmetric_pair(CFG)
     seen: dict = {}
@@ -288,8 +288,8 @@ def test_cli_export_never_overwrites(tmp_path, capsys):
 # --- the verdict matrix's exhaustive evidence ---------------------------------------------------
 
 def test_matrix_cell_from_the_explorer(tmp_path):
-    from model import explore as X
-    from model import verdicts as V
+    from model.engines import explore as X
+    from model.outputs import verdicts as V
     cell = X.evaluate("baseline", "actual-2025-10-17", CFG, "switching", 3, tmp_path)
     assert all(v["status"] == "holds" and v["evidence"] == "exhaustive to depth 3"
                for v in cell["properties"].values())
@@ -305,7 +305,7 @@ def test_matrix_cell_from_the_explorer(tmp_path):
 
 
 def _swapped(action, pair):
-    from model.statekey import _rename
+    from model.engines.statekey import _rename
     changes = {f.name: _rename(getattr(action, f.name), pair)
                for f in attrs.fields(type(action)) if isinstance(getattr(action, f.name), str)}
     return attrs.evolve(action, **changes)
@@ -315,7 +315,7 @@ def test_region_swap_is_an_automorphism_random_walks():
     """The walk with every region name swapped in its actions reaches, at every step, the swapped
     form of the original walk's world, with the same verdicts and the mirrored enabled actions:
     what the key's symmetry (statekey point 6) needs."""
-    from model import statekey as K
+    from model.engines import statekey as K
     for env in ("switching", "faults"):
         system = HandoverSystem(CFG, env)
         pair = K.symmetric_pair(CFG)
@@ -341,8 +341,7 @@ def test_region_swap_is_an_automorphism_random_walks():
 
 def test_symmetry_merges_mirrored_states_only():
     plain = bfs.explore(HandoverSystem(CFG, "switching",
-                                       key=lambda w, c: __import__("model.statekey").statekey.key(
-                                           w, c, symmetry=False)), 4, ("AudioReachesActiveRegion",
+                                       key=lambda w, c: statekey.key(w, c, symmetry=False)), 4, ("AudioReachesActiveRegion",
                                                                        "Never"))
     sym = bfs.explore(HandoverSystem(CFG, "switching"), 4, ("AudioReachesActiveRegion", "Never"))
     assert sym.states < plain.states

@@ -2,8 +2,8 @@
 import pytest
 
 import fixes
-from model import seams
-from model.config import ConfigError, make_config
+from model.system import seams
+from model.system.config import ConfigError, make_config
 
 
 @pytest.mark.parametrize("name", list(fixes.REGISTRY))
@@ -47,7 +47,7 @@ def test_unknown_fix_lists_the_known_ones():
 
 def test_baseline_seams_are_the_party_functions():
     cfg = make_config(["baseline"])
-    from model import region
+    from model.system.parties import region
     assert cfg.seam("room_name") is region.room_name
     assert cfg.seam("room_name")("u", "france", cfg) == "u"
     assert make_config(["fix3-region-room-names"]).seam("room_name")("u", "france", cfg) == "u-france"

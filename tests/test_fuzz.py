@@ -1,4 +1,4 @@
-"""`handover fuzz` (model/fuzz.py): families, the persistent database, JSON, Ctrl-C, bad options."""
+"""`handover fuzz` (model/engines/fuzz.py): families, the persistent database, JSON, Ctrl-C, bad options."""
 from __future__ import annotations
 
 import json
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from hypothesis import Phase
 
-from model import driver as D
-from model import fuzz as F
-from model.config import PROFILES
+from model.engines import driver as D
+from model.engines import fuzz as F
+from model.system.config import PROFILES
 
 HANDOVER = [sys.executable, "-m", "model.cli"]
 CELL = ("baseline", "actual-2025-10-17")

@@ -2,12 +2,12 @@
 import attrs
 import pytest
 
-from model import grpc_client as G
-from model.config import USER
-from model.effects import Close, Open, Send, SetTimer
-from model.messages import (AudioFrame, ConnClosed, JoinRoom, JoinRoomReply, LeaveRoom,
+from model.system.parties import grpc_client as G
+from model.system.config import USER
+from model.system.effects import Close, Open, Send, SetTimer
+from model.system.messages import (AudioFrame, ConnClosed, JoinRoom, JoinRoomReply, LeaveRoom,
                             LeaveRoomReply, StatusReply, StreamAudio, TimerFired)
-from model.party import ProtocolError
+from model.system.parties.party import ProtocolError
 from conftest import conn, ctx
 
 C = ctx("region:france")

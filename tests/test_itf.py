@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from model import cli, itf, runner
-from model.trace import load
+from model import cli
+from model.outputs import itf
+from model.engines import runner
+from model.engines.trace import load
 
 CORPUS = sorted((Path(__file__).parent.parent / "model" / "corpus").glob("*.json"))
 SAFE = 2 ** 53 - 1

@@ -1,9 +1,9 @@
 """A LiveKit deployment: joins, kicks, resume, data, timers (livekit.py)."""
-from model import livekit as L
-from model import tokens
-from model.config import BRIDGE_IDENTITY, USER
-from model.effects import CancelTimer, Close, Send, SetTimer
-from model.messages import (ClientLeave, ConnClosed, DataReceived, Join, JoinAccepted,
+from model.system.parties import livekit as L
+from model.system import tokens
+from model.system.config import BRIDGE_IDENTITY, USER
+from model.system.effects import CancelTimer, Close, Send, SetTimer
+from model.system.messages import (ClientLeave, ConnClosed, DataReceived, Join, JoinAccepted,
                             JoinRefused, RefreshToken, SendData, ServerLeave, TimerFired)
 from conftest import conn, ctx, logs, of
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from model import cli, runner
+from model import cli
+from model.engines import runner
 from model.logs import reader
 from model.logs.statements import STATEMENTS
-from model.trace import load
+from model.engines.trace import load
 
 ROOT = Path(__file__).parent.parent
 CORPUS = sorted((ROOT / "model" / "corpus").glob("*.json"))
@@ -271,7 +272,7 @@ def test_every_model_event_is_mapped_or_declared_silent():
 
     from model.logs.statements import SILENT
     pattern = re.compile(r"\blog\(\s*\"([a-z_]+)\"")
-    sources = [*ROOT.glob("model/*.py"), *ROOT.glob("fixes/*.py")]
+    sources = [*ROOT.glob("model/**/*.py"), *ROOT.glob("fixes/*.py")]
     kinds = {k for f in sources for k in pattern.findall(f.read_text())} | {"crash", "restart"}
     mapped = {s.kind for s in STATEMENTS}
     assert kinds - mapped - set(SILENT) == set()

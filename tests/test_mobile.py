@@ -1,9 +1,9 @@
 """The mobile app: the state and effects after each message (mobile.py)."""
 import attrs
 
-from model import mobile as M
-from model.effects import Await, CancelTimer, Close, Open, Send, SetTimer
-from model.messages import (ClientLeave, ConnClosed, ConnectionAck, DataReceived, GlassesConnect,
+from model.system.parties import mobile as M
+from model.system.effects import Await, CancelTimer, Close, Open, Send, SetTimer
+from model.system.messages import (ClientLeave, ConnClosed, ConnectionAck, DataReceived, GlassesConnect,
                             Join, JoinAccepted, JoinRefused, MicAudio, MicStateChanged,
                             RefreshToken, Resumed, SendData, ServerLeave, TimerFired,
                             TokenRequest, TokenResponse)

@@ -1,11 +1,11 @@
 """Model bugs the driver found, pinned as plain tests."""
 import pytest
 
-from model import world as W
-from model.actions import MobileSpeaks, UserSelectsRegion, UserSetsMic
-from model.config import make_config
-from model.runner import run
-from model.trace import parse
+from model.system import world as W
+from model.system.actions import MobileSpeaks, UserSelectsRegion, UserSetsMic
+from model.system.config import make_config
+from model.engines.runner import run
+from model.engines.trace import parse
 
 
 def trace(steps):

@@ -1,7 +1,7 @@
-"""The monitors (model/monitors.py) decide exactly what the former whole-log checks decided.
+"""The monitors (model/system/monitors.py) decide exactly what the former whole-log checks decided.
 
 The reference definitions below are the properties as they were written over the whole log
-(commit 9f70e02, model/properties.py), kept here as the oracle. Random walks over every fix and
+(commit 9f70e02, model/properties/properties.py), kept here as the oracle. Random walks over every fix and
 profile compare them with the monitor-backed properties after every step, and the walks must reach
 each verdict both ways, so the comparison is not vacuous.
 """
@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 import fixes
-from model import properties as P
-from model import runner
-from model import world as W
-from model.config import PROFILES, make_config
-from model.region import pod_name
-from model.trace import load, parse, step_dict
+from model.properties import properties as P
+from model.engines import runner
+from model.system import world as W
+from model.system.config import PROFILES, make_config
+from model.system.parties.region import pod_name
+from model.engines.trace import load, parse, step_dict
 
 # --- the whole-log definitions (the oracle) ------------------------------------------------------
 

@@ -1,12 +1,12 @@
 """The network (ordered channels, routing, failures) and the clock (named timers)."""
 import pytest
 
-from model import world as W
-from model.actions import ClockAdvances, ClockFiresTimer, NetworkDelivers, UserSelectsRegion
-from model.clock import Clock
-from model.config import make_config
-from model.messages import ConnClosed
-from model.network import Network
+from model.system import world as W
+from model.system.actions import ClockAdvances, ClockFiresTimer, NetworkDelivers, UserSelectsRegion
+from model.system.clock import Clock
+from model.system.config import make_config
+from model.system.messages import ConnClosed
+from model.system.network import Network
 
 
 def test_each_channel_is_fifo_and_heads_are_oldest_first():
@@ -94,7 +94,7 @@ def test_nothing_is_delivered_to_a_closed_peer_silently():
 def test_a_socket_closed_before_it_is_routed_still_tells_the_server():
     """Every accepted socket fires `close` (websocket-glasses.service.ts:217-219); only the
     adversarial `silent_close` keeps it from the region."""
-    from model.network import Network
+    from model.system.network import Network
     net = Network().open("mobile/ws1", "ws", "mobile", "region:france")
     net, _ = net.send("mobile/ws1", "mobile", "hello")
     closed = net.close("mobile/ws1", "mobile")
@@ -148,7 +148,7 @@ def test_the_advance_menu_can_pass_the_switch_gap():
 
 
 def test_the_adversarial_profile_brings_back_all_three_artifacts():
-    from model.config import PROFILES, assumptions_for
+    from model.system.config import PROFILES, assumptions_for
     assert PROFILES["adversarial"]["silent_close"] is True
     assert PROFILES["adversarial"]["human_paced_switches"] is False
     assert PROFILES["adversarial"]["dispose_location_io"] == "unbounded"
@@ -162,7 +162,7 @@ def test_enabled_and_step_agree_on_user_actions_along_random_walks(profile):
     """Every user action is offered by `enabled` exactly when `step` accepts it (the switch gap
     included), in every state of a few random walks."""
     import random
-    from model.actions import MobileSpeaks, UserSetsMic
+    from model.system.actions import MobileSpeaks, UserSetsMic
     cfg = make_config(profile=profile)
     for seed in range(4):
         rng, w = random.Random(seed), W.initial(cfg)

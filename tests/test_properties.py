@@ -3,13 +3,13 @@
 import attrs
 import pytest
 
-from model import bridge as B
-from model import properties as P
-from model import world as W
-from model.config import USER
-from model.effects import Open, Send
-from model.messages import ConnClosed, Join, JoinAccepted, JoinRoom, TimerFired
-from model import tokens
+from model.system.parties import bridge as B
+from model.properties import properties as P
+from model.system import world as W
+from model.system.config import USER
+from model.system.effects import Open, Send
+from model.system.messages import ConnClosed, Join, JoinAccepted, JoinRoom, TimerFired
+from model.system import tokens
 from conftest import conn, ctx, replay
 
 CONNECT = [{"step": "connect", "region": "cloud-debug"}, {"step": "settle"}]

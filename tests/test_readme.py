@@ -32,8 +32,9 @@ def readme() -> str:
 
 
 def replay_text(path: str, fixes: list[str]) -> tuple[str, object]:
-    from model import render, runner
-    from model.trace import load
+    from model.outputs import render
+    from model.engines import runner
+    from model.engines.trace import load
     trace = load(ROOT / path)
     result = runner.run(trace, runner.config_for(trace, fixes or None))
     return render.text(result), result
@@ -106,8 +107,8 @@ def summary() -> str:
     """The README's verdict summary, rendered from the manifest: one line per fix set, what it
     violates in the switching environment and under how many assumption profiles."""
     import fixes
-    from model import manifest
-    from model.properties import ALL
+    from model.outputs import manifest
+    from model.properties.properties import ALL
     cells = manifest.load()
     lines = ["| fix set | region switching (`switching`), per property: profiles violated |",
              "|---|---|"]

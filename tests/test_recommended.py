@@ -5,11 +5,11 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from model import runner
-from model.properties import ALL
-from model.config import make_config
-from model.fmap import FMap
-from model.trace import TraceError, load, parse
+from model.engines import runner
+from model.properties.properties import ALL
+from model.system.config import make_config
+from model.system.fmap import FMap
+from model.engines.trace import TraceError, load, parse
 from conftest import CORPUS, replay, trace
 
 REC = ["recommended"]

@@ -1,12 +1,12 @@
 """A cloud region pod: the state and effects after each message (region.py)."""
 import attrs
 
-from model import grpc_client as G
-from model import region as R
-from model import tokens
-from model.config import BRIDGE_IDENTITY, USER
-from model.effects import Await, CancelTimer, Close, Open, Send, SetTimer
-from model.messages import (AudioFrame, ConnClosed, ConnectionAck, GlassesConnect, JoinRoom,
+from model.system.parties import grpc_client as G
+from model.system.parties import region as R
+from model.system import tokens
+from model.system.config import BRIDGE_IDENTITY, USER
+from model.system.effects import Await, CancelTimer, Close, Open, Send, SetTimer
+from model.system.messages import (AudioFrame, ConnClosed, ConnectionAck, GlassesConnect, JoinRoom,
                             JoinRoomReply, LeaveRoom, LeaveRoomReply, MicAudio, MicStateChanged,
                             Resumed, StreamAudio, TimerFired, TokenRequest, TokenResponse)
 from conftest import conn, ctx, logs, of

@@ -1,5 +1,5 @@
 """results/: partial runs are marked partial, runs merge by cell, stale counterexamples go, and
-Ctrl-C in `pytest model/` never leaves a matrix that looks complete (model/results.py)."""
+Ctrl-C in `pytest model/` never leaves a matrix that looks complete (model/outputs/results.py)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from model import results as R
+from model.outputs import results as R
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -167,7 +167,7 @@ def test_fix_restricts_the_corpus_tests():
 
 def test_budget_bounds_a_nightly_cell():
     """`--profile nightly --budget N`: N examples per round and no Hypothesis shrink phase, whose
-    cost max_examples does not bound (model/shrink.py shrinks instead)."""
+    cost max_examples does not bound (model/engines/shrink.py shrinks instead)."""
     from hypothesis import Phase
     from model.conftest import Selection
     s = Selection("nightly", ("baseline",), (), 3, "rounds").settings()
@@ -176,7 +176,7 @@ def test_budget_bounds_a_nightly_cell():
 
 
 def test_a_partial_matrix_is_not_published_to_docs(tmp_path, monkeypatch, capsys):
-    from model import verdicts as V
+    from model.outputs import verdicts as V
     monkeypatch.chdir(tmp_path)        # --docs writes docs/verdicts.md under the working folder
     cells = [dict(cell("baseline", "actual-2025-10-17"), examples=1, steps=1, mode="explore",
                   witnesses={}, seconds=0.1,
@@ -191,7 +191,7 @@ def test_a_partial_matrix_is_not_published_to_docs(tmp_path, monkeypatch, capsys
 
 def test_the_counterexample_name_in_docs_driver_is_the_one_written():
     """docs/driver.md names the file a run writes (the name `verdicts.evaluate` gives it)."""
-    from model import counterexample as CX
+    from model.outputs import counterexample as CX
     doc = (ROOT / "docs" / "driver.md").read_text()
     name = CX.stem("baseline", "actual-2025-10-17.switching", "AudioReachesActiveRegion")
     assert f"results/counterexamples/{name}.json" in doc

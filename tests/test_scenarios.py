@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from model import bridge as B
-from model import properties as P
-from model import runner
-from model.config import USER
-from model.trace import load
+from model.system.parties import bridge as B
+from model.properties import properties as P
+from model.engines import runner
+from model.system.config import USER
+from model.engines.trace import load
 from conftest import CORPUS, replay
 
 MINE = {"report-repro-shared", "report-repro-per-region", "report-repro-centralus-shared",
@@ -85,7 +85,7 @@ def test_grace_expiry_disposes_the_old_session():
     # the old region's LeaveRoom closes only its own bridge's session: france keeps the room
     assert P.bridge_in_room(r.world, "bridge:france")
     # connect and switch each settle through a new session's 5 s app start (AppManager.ts:53)
-    from model.config import Timing
+    from model.system.config import Timing
     assert r.world.now == 61_000 + 2 * Timing().app_start
 
 

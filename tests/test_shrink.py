@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from model import shrink as S
-from model.config import make_config
-from model.trace import TraceError
+from model.engines import shrink as S
+from model.system.config import make_config
+from model.engines.trace import TraceError
 
 CFG = make_config(["baseline"])
 CORE = [{"step": "connect", "region": "cloud-debug"},

@@ -1,5 +1,5 @@
-"""The timed engine (model/timed.py), latencies (model/latency.py), user models (model/users.py)
-and race windows (model/race.py)."""
+"""The timed engine (model/engines/timed.py), latencies (model/engines/latency.py), user models (model/engines/users.py)
+and race windows (model/engines/race.py)."""
 from __future__ import annotations
 
 import random
@@ -7,10 +7,10 @@ import statistics
 
 import pytest
 
-from model import latency as L
-from model import race, runner, timed, users
-from model.config import make_config
-from model.trace import load, parse
+from model.engines import latency as L
+from model.engines import race, runner, timed, users
+from model.system.config import make_config
+from model.engines.trace import load, parse
 from conftest import CORPUS
 
 SHARED = make_config(["baseline"], topology="shared")
@@ -38,7 +38,7 @@ BACK = {"step": "switch_region", "to": "cloud-debug"}
 
 def times_of(steps, cfg=SHARED):
     """(model time after the step, step) for every step of a timed trace, by replaying it."""
-    from model import world as W
+    from model.system import world as W
     w, out = W.initial(cfg), []
     for st in steps:
         w = runner.apply_step(w, st, cfg)
@@ -121,7 +121,7 @@ def test_same_seed_same_session_and_other_seeds_differ():
 @pytest.mark.parametrize("scenario,fix,n", [("back-after:30", "baseline", 4), ("tester", "baseline", 4),
                                             ("back-after:65", "baseline", 40)])
 def test_every_timed_failure_replays_to_the_same_violation(scenario, fix, n):
-    from model.estimate import session
+    from model.engines.estimate import session
     cfg = make_config([fix])
     model = users.parse(scenario)
     failed = [s for s in (session(cfg, model, 1, i) for i in range(n)) if s.failed]
@@ -132,7 +132,7 @@ def test_every_timed_failure_replays_to_the_same_violation(scenario, fix, n):
 
 
 def test_a_session_that_holds_replays_without_the_violation():
-    from model.estimate import session
+    from model.engines.estimate import session
     s = session(make_config(["baseline"]), users.parse("switch-once"), 1, 0)
     assert not s.failed and s.checkpoints >= 1 and s.switches == 1
     assert timed.PROP not in replay(s.steps, make_config(["baseline"])).violations
@@ -151,7 +151,7 @@ def test_latency_draws_match_median_and_p95_and_are_seeded():
 
 
 def test_every_connection_kind_has_a_link():
-    from model.network import Conn
+    from model.system.network import Conn
     kinds = {"ws": "phone_region", "rest": "rest", "grpc": "region_bridge",
              "stream": "region_bridge", "local": "local_await"}
     for kind, link in kinds.items():
@@ -228,7 +228,7 @@ def test_race_window_of_a_quick_switch_is_narrow():
 
 
 def test_counterexample_pages_carry_the_race_window(tmp_path):
-    from model import counterexample as CX
+    from model.outputs import counterexample as CX
     trace = load(CORPUS / "switch-back-within-grace-shared.json")
     json_path, md_path = CX.write(trace, runner.config_for(trace), timed.PROP, "x", tmp_path)
     line = "s-59.999 s after the switch to france"   # quick: the lower end to a few ms

@@ -7,11 +7,11 @@ import jwt
 import pytest
 from livekit.api import TokenVerifier
 
-from model import livekit as L
-from model import tokens
-from model.config import BRIDGE_IDENTITY, USER
-from model.effects import Close, Send
-from model.messages import Join, JoinAccepted, JoinRefused
+from model.system.parties import livekit as L
+from model.system import tokens
+from model.system.config import BRIDGE_IDENTITY, USER
+from model.system.effects import Close, Send
+from model.system.messages import Join, JoinAccepted, JoinRefused
 from conftest import conn, ctx
 
 KEY, SECRET = tokens.deployment_keys("shared")
@@ -137,7 +137,7 @@ def test_a_join_goes_to_the_room_its_token_names():
 
 
 def test_the_ttls_the_facts_give():
-    from model.config import Timing
+    from model.system.config import Timing
     t = Timing()
     assert t.mobile_token_ttl == 24 * 3_600_000
     assert t.bridge_token_ttl == 600_000 * 60_000

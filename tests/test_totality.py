@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fixes
-from model import bridge, grpc_client, livekit, mobile, region
-from model import world as W
-from model.config import PROFILES, make_config
-from model.party import ProtocolError, lookup
+from model.system.parties import bridge, grpc_client, livekit, mobile, region
+from model.system import world as W
+from model.system.config import PROFILES, make_config
+from model.system.parties.party import ProtocolError, lookup
 
 MODULES = [mobile, region, grpc_client, bridge, livekit]
 IDS = [m.__name__.split(".")[-1] for m in MODULES]

@@ -148,7 +148,7 @@ def test_out_in_a_read_only_directory_is_one_line(tmp_path, capsys, monkeypatch)
 
 def test_a_failed_write_during_the_run_is_one_line(tmp_path, capsys, monkeypatch):
     """A disk that fills up (or a folder made read-only) mid-run: exit 2, one line."""
-    from model import counterexample as CX
+    from model.outputs import counterexample as CX
 
     def full(*a, **k):
         raise OSError(28, "No space left on device", str(tmp_path / "x.json"))

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from model import classify as C
-from model import counterexample as CX
-from model import manifest as M
-from model import report as R
+from model.engines import classify as C
+from model.outputs import counterexample as CX
+from model.outputs import manifest as M
+from model.outputs import report as R
 from model import session as run_session
-from model import driver as D
-from model import properties as P
-from model import runner
-from model import verdicts as V
+from model.engines import driver as D
+from model.properties import properties as P
+from model.engines import runner
+from model.outputs import verdicts as V
 from model.cli import main
-from model.trace import load
+from model.engines.trace import load
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_driver import planted_config  # noqa: E402

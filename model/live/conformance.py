@@ -32,7 +32,7 @@ REFUSAL_OTHER = "other"
 
 REFUSAL_OF_MODEL = {"invalid_api_key": REFUSAL_INVALID_API_KEY, "expired": REFUSAL_TOKEN_EXPIRED,
                     "bad_signature": REFUSAL_BAD_SIGNATURE, "not_yet_valid": REFUSAL_NOT_YET_VALID}
-"""The model's refusal codes (model/tokens.py) -> the side-neutral categories above."""
+"""The model's refusal codes (model/system/tokens.py) -> the side-neutral categories above."""
 
 # Disconnect reasons, by their protocol enum names (livekit.DisconnectReason).
 DUPLICATE_IDENTITY = "DUPLICATE_IDENTITY"

@@ -1,6 +1,6 @@
 """The model's LiveKit party behind the conformance protocol (`model.live.conformance.LiveKitSide`).
 
-One `ModelLiveKit` is one deployment of the model (`model.livekit`), driven directly: each call is
+One `ModelLiveKit` is one deployment of the model (`model.system.parties.livekit`), driven directly: each call is
 one message to the party; its effects are carried out at once (messages to participants become
 recorded events, timers go on a model clock). `settle(seconds)` advances that clock, firing the
 party's timers in order. Nothing here is real time: the same scenario gives the same observations
@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import jwt
 
-from model import livekit as LK
-from model import tokens
-from model.clock import Clock
-from model.config import make_config
-from model.effects import CancelTimer, Close, Log, Send, SetTimer
+from model.system.parties import livekit as LK
+from model.system import tokens
+from model.system.clock import Clock
+from model.system.config import make_config
+from model.system.effects import CancelTimer, Close, Log, Send, SetTimer
 from model.live.conformance import REFUSAL_OF_MODEL, JoinResult
-from model.messages import (ClientLeave, DataReceived, Join, JoinAccepted, JoinRefused,
+from model.system.messages import (ClientLeave, DataReceived, Join, JoinAccepted, JoinRefused,
                             RefreshToken, SendData, ServerLeave, TimerFired)
-from model.network import Conn
-from model.party import Ctx, livekit_party
+from model.system.network import Conn
+from model.system.parties.party import Ctx, livekit_party
 
 REFUSALS = REFUSAL_OF_MODEL
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import jwt
 
-from model import tokens
+from model.system import tokens
 from model.live.conformance import REFUSAL_OF_MODEL, REFUSAL_OTHER, JoinResult
 
 try:  # the rtc SDK is the optional "live" extra

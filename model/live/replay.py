@@ -34,13 +34,15 @@ import uuid
 
 import attrs
 
-from model import livekit as LK
-from model import properties as P
-from model import render, runner, tokens
-from model import world as W
+from model.system.parties import livekit as LK
+from model.properties import properties as P
+from model.outputs import render
+from model.engines import runner
+from model.system import tokens
+from model.system import world as W
 from model.live.conformance import REFUSAL_OF_MODEL
-from model.messages import ClientLeave, Join, SendData
-from model.trace import Trace, TraceError, step_dict
+from model.system.messages import ClientLeave, Join, SendData
+from model.engines.trace import Trace, TraceError, step_dict
 
 PROPAGATION_S = 3.0
 POLL_S = 0.1
@@ -281,7 +283,7 @@ def main(args, trace: Trace, assume: dict) -> int:
     """`handover replay --livekit-dev | --livekit NAME=URL,KEY,SECRET`: exit 0 agreed and every
     property held, 1 agreed and a property was violated, 3 model and server diverged, 2 bad input
     or an unreachable server."""
-    from model.cli import UsageError
+    from model.usage import UsageError
     quiet_sdk()
     cfg = runner.config_for(trace, args.fix or None, assume)
     try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from model.cli import Parser, UsageError, parse_assume
+from model.usage import Parser, UsageError, parse_assume
 
 
 def add_parser(sub) -> None:
@@ -70,9 +70,9 @@ def _writable(path: str | None, force: bool, option: str) -> Path | None:
 
 
 def cmd_check(args) -> int:
-    from model.config import make_config
+    from model.system.config import make_config
     from model.logs import check, reader, search
-    from model.trace import _compact_steps
+    from model.engines.trace import _compact_steps
 
     out = _writable(args.trace_out, args.force, "--trace-out")
     defaults = search.Bound()
@@ -103,9 +103,9 @@ def cmd_check(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from model import runner
+    from model.engines import runner
     from model.logs import generate
-    from model.trace import load
+    from model.engines.trace import load
 
     out = _writable(args.out, args.force, "--out")
     trace = load(args.trace)

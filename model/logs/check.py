@@ -18,15 +18,15 @@ import json
 
 import attrs
 
-from model import properties as P
-from model import runner
-from model import world as W
-from model.actions import FAULTS, USER_ACTIONS, ClockAdvances, ClockFiresTimer
-from model.config import REGIONS, Config
+from model.properties import properties as P
+from model.engines import runner
+from model.system import world as W
+from model.system.actions import FAULTS, USER_ACTIONS, ClockAdvances, ClockFiresTimer
+from model.system.config import REGIONS, Config
 from model.logs.reader import Line, Observed
 from model.logs.search import Bound, Outcome, explain
 from model.logs.statements import Event
-from model.trace import FORMAT, Trace, parse, step_of
+from model.engines.trace import FORMAT, Trace, parse, step_of
 
 
 @attrs.define(eq=False)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
-from model import runner
-from model import world as W
-from model.actions import ClockAdvances
-from model.config import USER, Config
+from model.engines import runner
+from model.system import world as W
+from model.system.actions import ClockAdvances
+from model.system.config import USER, Config
 from model.logs.statements import events_of, render
-from model.trace import Trace, step_dict
+from model.engines.trace import Trace, step_dict
 
 
 def atomic_run(trace: Trace, cfg: Config) -> Iterator[tuple]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import attrs
 
-from model.config import REGIONS
+from model.system.config import REGIONS
 from model.logs.statements import BY_SOURCE, key_of
 
 

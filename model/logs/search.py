@@ -35,13 +35,13 @@ from typing import Any
 
 import attrs
 
-from model import world as W
-from model.actions import (FAULTS, USER_ACTIONS, ClockAdvances, ClockFiresTimer, MobileSpeaks,
+from model.system import world as W
+from model.system.actions import (FAULTS, USER_ACTIONS, ClockAdvances, ClockFiresTimer, MobileSpeaks,
                            NetworkDelivers)
-from model.config import Config
+from model.system.config import Config
 from model.logs.reader import Line, Observed
 from model.logs.statements import Event, events_of
-from model.party import ProtocolError
+from model.system.parties.party import ProtocolError
 
 
 @attrs.frozen

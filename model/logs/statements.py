@@ -231,7 +231,7 @@ def detail_of(kind: str, text: str) -> str:
 def events_of(records) -> list[Event]:
     """The events of one model step: the log lines among the step's records
     (`runner.log_of`), crashes and restarts included."""
-    from model.runner import log_of
+    from model.engines.runner import log_of
     return [Event(e.party, e.kind, e.text, e.t) for e in log_of(records)]
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from model import livekit as LK
+from model.system.parties import livekit as LK
 from model.cli import main
-from model.trace import load
+from model.engines.trace import load
 
 pytestmark = pytest.mark.live
 

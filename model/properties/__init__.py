@@ -1,0 +1,1 @@
+"""The named properties: passive observers of a World, checked by the engines."""

@@ -1,0 +1,398 @@
+"""The transition system: `initial(cfg)`, `enabled(world, cfg)`, `step(world, action, cfg)`.
+
+A `World` is an immutable value holding every party's state, the network, the clock and the
+monitors (`model.system.monitors`: the small history properties read, updated from what the parties log). `step` is pure and deterministic: no I/O, no wall
+clock, no randomness; every choice is in the action. Each party is a sans-IO module with
+`handle(state, conn, msg, ctx) -> (state, effects)`; this module is the only place where effects
+are carried out (messages queued, connections opened and closed, timers set, crashes).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from model.system.parties import bridge, livekit, mobile, region
+from model.system.actions import (ClockAdvances, ClockFiresTimer, GlassesSocketDrops, GrpcStreamErrors,
+                           LiveKitSignalLost, MobileSpeaks, NetworkDelivers, UserSelectsRegion,
+                           UserSetsMic)
+from model.system.clock import Clock
+from model.system.config import Config, USER
+from model.system.effects import Await, CancelTimer, Close, Crash, Log, Open, Send, SetTimer
+from model.system.fmap import FMap
+from model.system.messages import Resumed, TimerFired, name_of
+from model.system.monitors import LogEntry, Monitors, update as monitor
+from model.system.network import Network
+from model.system.parties.party import Ctx, bridge_party, conn_owner, livekit_party, region_party, split
+
+MODULES = {"mobile": mobile, "region": region, "bridge": bridge, "livekit": livekit}
+
+SHORT_TIMERS = frozenset({"ws_reconnect", "lk_retry", "grpc_retry", "sdk_retry", "resume_wait",
+                          "departure", "restart", "apps_started", "dispose_io", "mic_debounce"})
+"""Timers that finish an activity in progress (a retry, a reconnect, a resume window, a room
+closing, a pod restart). `settle` runs until none is pending. The others, `grace` and `refresh`,
+are periods the user moves through with `advance`."""
+
+OUTAGE_SECONDS = (10, 90, 700)
+"""Signal outages the engines choose from: inside the server's ~20 s resume window, past the SDK's
+~85 s retry schedule, past the 10 min refresh-token lifetime."""
+
+ADVANCE_MS = (1_000, 2_500, 19_000, 21_000, 59_000, 61_000, 301_000, 601_000)
+"""Clock advances the engines choose from: they straddle the 2 s gRPC retry, the 20 s departure and
+resume windows, the 60 s grace period and leeway, the 5 min refresh and the 10 min token life."""
+
+
+class Impossible(ValueError):
+    """The action is not enabled in this world (bad trace step)."""
+
+
+@attrs.frozen
+class World:
+    clock: Clock
+    net: Network
+    parties: FMap                 # party id -> state
+    monitors: Monitors = Monitors()   # the history properties need (the log itself is in Records)
+    routes: int = 0               # region connections routed so far (canonical round robin)
+    unreachable: FMap = FMap()    # party -> until (ms): cannot reach LiveKit
+
+    @property
+    def now(self) -> int:
+        return self.clock.now
+
+    def party(self, pid: str):
+        return self.parties[pid]
+
+    @property
+    def mobile(self) -> mobile.MobileState:
+        return self.parties["mobile"]
+
+    def of_kind(self, kind: str) -> list[tuple[str, Any]]:
+        return [(pid, s) for pid, s in self.parties.items() if pid.startswith(kind + ":")]
+
+
+@attrs.frozen
+class Record:
+    """What one step did, for narratives and diagrams (not part of the World)."""
+    kind: str           # deliver | send | log | fire | fault | user | crash | drop
+    party: str
+    text: str
+    peer: str = ""
+    data: tuple = ()
+    entry: LogEntry | None = None   # the log line, for kinds log and crash (and a pod's restart)
+
+
+def initial(cfg: Config) -> World:
+    parties: dict = {"mobile": mobile.initial()}
+    for r, p in cfg.pods():
+        parties[region_party(r, p)] = region.initial(r, p)
+        parties[bridge_party(r, p)] = bridge.initial(r, p)
+    for d in cfg.deployments():
+        parties[livekit_party(d)] = livekit.initial(d)
+    return World(Clock(), Network(), FMap.of(parties))
+
+
+# --- effects ------------------------------------------------------------------------------------
+
+class _Run:
+    """Carries a world through one step while collecting records."""
+
+    def __init__(self, w: World, cfg: Config):
+        self.w, self.cfg, self.records = w, cfg, []
+
+    def rec(self, kind: str, party: str, text: str, peer: str = "", entry: LogEntry | None = None,
+            **data: Any) -> None:
+        self.records.append(Record(kind, party, text, peer, tuple(sorted(data.items())), entry))
+
+    def logged(self, pid: str, kind: str, text: str, data: tuple = ()) -> LogEntry:
+        """A log line: the monitors see it now; the caller puts it in a Record."""
+        entry = LogEntry(self.w.now, pid, kind, text, data)
+        self.w = attrs.evolve(self.w, monitors=monitor(self.w.monitors, entry, self.cfg))
+        return entry
+
+    def set_party(self, pid: str, state: Any) -> None:
+        self.w = attrs.evolve(self.w, parties=self.w.parties.set(pid, state))
+
+    def alive(self, pid: str) -> bool:
+        return getattr(self.w.parties.get(pid), "alive", True)
+
+    def dispatch(self, pid: str, conn, msg) -> None:
+        module = MODULES[split(pid)[0]]
+        ctx = Ctx(self.w.now, self.cfg, pid)
+        state, effects = module.handle(self.w.parties[pid], conn, msg, ctx)
+        self.set_party(pid, state)
+        self.apply(pid, effects)
+
+    def stimulate(self, pid: str, fn, *args) -> None:
+        ctx = Ctx(self.w.now, self.cfg, pid)
+        state, effects = fn(self.w.parties[pid], *args, ctx)
+        self.set_party(pid, state)
+        self.apply(pid, effects)
+
+    def apply(self, pid: str, effects: list) -> None:
+        for e in effects:
+            w = self.w
+            if isinstance(e, Send):
+                net, sent = w.net.send(e.conn, pid, e.msg)
+                self.w = attrs.evolve(w, net=net)
+                if sent:
+                    self.rec("send", pid, name_of(e.msg))
+            elif isinstance(e, Open):
+                self.open(pid, e)
+            elif isinstance(e, Close):
+                self.w = attrs.evolve(w, net=w.net.close(
+                    e.conn, pid, e.error, notify_unrouted=not self.cfg.a("silent_close")))
+            elif isinstance(e, SetTimer):
+                self.w = attrs.evolve(w, clock=w.clock.set(pid, e.name, e.delay, e.key))
+            elif isinstance(e, CancelTimer):
+                self.w = attrs.evolve(w, clock=w.clock.cancel(pid, e.name, e.key))
+            elif isinstance(e, Await):
+                local = f"{conn_owner(w.parties[pid], pid)}/{'cpu' if e.prompt else 'local'}"
+                net = w.net if local in w.net.conns else w.net.open(local, "local", pid, pid, pid)
+                net, _ = net.send(local, pid, Resumed(e.tag))
+                self.w = attrs.evolve(w, net=net)
+            elif isinstance(e, Log):
+                self.rec("log", pid, e.text, kind_=e.kind,
+                         entry=self.logged(pid, e.kind, e.text, e.data))
+            elif isinstance(e, Crash):
+                self.crash(pid, e.reason)
+            else:  # pragma: no cover - a party returned something that is not an effect
+                raise TypeError(f"{pid} returned {e!r}")
+
+    def open(self, pid: str, e: Open) -> None:
+        net = self.w.net.open(e.conn, e.kind, pid, e.to)
+        self.w = attrs.evolve(self.w, net=net)
+        cut_off = e.kind == "signal" and self.w.unreachable.get(pid, -1) > self.w.now
+        if cut_off or (not e.to.startswith("region:") and not self.alive(e.to)):
+            self.w = attrs.evolve(self.w, net=self.w.net.fail(e.conn, notify_server=False))
+
+    def crash(self, pid: str, reason: str) -> None:
+        """The bridge panics; start.sh stops the pod's cloud process too (cloud/start.sh:57-62)."""
+        name, pod = split(pid)[1:]
+        for dead in (pid, region_party(name, pod)):
+            w = self.w
+            net = w.net
+            for c in net.conns_of(dead):
+                net = net.fail(c.id)
+            self.w = attrs.evolve(w, net=net, clock=w.clock.cancel_all(dead).set(
+                dead, "restart", self.cfg.timing.pod_restart))
+            module = MODULES[split(dead)[0]]
+            life = getattr(w.parties[dead], "life", 0) + 1
+            self.set_party(dead, attrs.evolve(module.initial(name, pod, alive=False), life=life))
+            text = reason if dead == pid else "stopped by start.sh"
+            self.rec("crash", dead, text, entry=self.logged(dead, "crash", text))
+
+    # --- actions ----------------------------------------------------------------------------
+    def deliver(self, a: NetworkDelivers) -> None:
+        env = next((h for h in self.w.net.heads() if (h.conn, h.to_server) == (a.conn, a.to_server)),
+                   None)
+        if env is None:
+            raise Impossible(f"nothing to deliver on {a.conn} towards the "
+                             f"{'server' if a.to_server else 'client'}")
+        conn = self.w.net.conn(env.conn)
+        if a.to_server and not conn.server:
+            pods = self.cfg.a("pods_per_region")
+            pod = a.pod if a.pod is not None else self.w.routes % pods
+            if not 0 <= pod < pods:
+                raise Impossible(f"no pod {pod} in {conn.target}")
+            server = region_party(conn.target.split(":", 1)[1], pod)
+            self.w = attrs.evolve(self.w, net=self.w.net.route(env.conn, server),
+                                  routes=self.w.routes + 1)
+            if not self.alive(server):
+                self.w = attrs.evolve(self.w, net=self.w.net.fail(env.conn, notify_server=False))
+                return
+            conn = self.w.net.conn(env.conn)
+        self.w = attrs.evolve(self.w, net=self.w.net.pop(env))
+        receiver = self.w.net.receiver(env)
+        sender = conn.client if env.to_server else conn.server
+        self.rec("deliver", receiver, name_of(env.msg), peer=sender, conn=env.conn)
+        self.dispatch(receiver, conn, env.msg)
+
+    def fire(self) -> None:
+        timer = self.w.clock.next()
+        if timer is None:
+            raise Impossible("no timer is pending")
+        self.w = attrs.evolve(self.w, clock=self.w.clock.pop(timer))
+        if timer.name == "restart":
+            name, pod = split(timer.party)[1:]
+            module = MODULES[split(timer.party)[0]]
+            life = getattr(self.w.parties[timer.party], "life", 0)
+            self.set_party(timer.party, attrs.evolve(module.initial(name, pod), life=life))
+            self.rec("fire", timer.party, timer.name,
+                     entry=self.logged(timer.party, "restart", "pod restarted"))
+            return
+        self.rec("fire", timer.party, timer.name)
+        self.dispatch(timer.party, None, TimerFired(timer.name, timer.key))
+
+    def advance(self, ms: int) -> None:
+        if ms <= 0:
+            raise Impossible("time advances by a positive amount")
+        target = self.w.now + ms
+        while (t := self.w.clock.next()) is not None and t.due <= target:
+            self.fire()
+        self.w = attrs.evolve(self.w, clock=attrs.evolve(self.w.clock, now=target))
+
+
+def _fault_conn(w: World, cfg: Config, a) -> str:
+    """The connection a fault breaks; Impossible when there is none."""
+    if isinstance(a, GlassesSocketDrops):
+        ws = w.mobile.ws
+        if ws is None or not w.net.conn(ws).open:
+            raise Impossible("the glasses WebSocket is not open")
+        return ws
+    if isinstance(a, GrpcStreamErrors):
+        pid = region_party(a.region, a.pod)
+        r = w.parties.get(pid)
+        s = r.sessions.get(r.map_sid) if r and r.map_sid is not None else None
+        c = r.clients.get(s.client) if s and s.client is not None else None
+        if c is None or c.stream is None or not w.net.conn(c.stream).open:
+            raise Impossible(f"{pid} has no open audio stream")
+        return c.stream
+    if a.participant == "mobile":
+        m = w.mobile
+        room = m.rooms.get(m.room) if m.room is not None else None
+        if room is None or room.phase is not mobile.RoomPhase.CONNECTED:
+            raise Impossible("the mobile has no connected room")
+        return room.conn
+    b = w.parties.get(a.participant)
+    s = bridge.current(b, USER) if isinstance(b, bridge.BridgeState) else None
+    if s is None or s.phase is not bridge.LinkPhase.CONNECTED:
+        raise Impossible(f"{a.participant} has no connected session")
+    return s.lk
+
+
+def step_verbose(w: World, action, cfg: Config) -> tuple[World, list[Record]]:
+    run = _Run(w, cfg)
+    if isinstance(action, NetworkDelivers):
+        run.deliver(action)
+    elif isinstance(action, ClockFiresTimer):
+        run.fire()
+    elif isinstance(action, ClockAdvances):
+        run.advance(action.ms)
+    elif isinstance(action, UserSelectsRegion):
+        if action.region not in cfg.regions:
+            raise Impossible(f"unknown region {action.region!r}")
+        if action.region == w.mobile.backend:
+            raise Impossible(f"the backend is already {action.region}")
+        if not mobile.switch_ready(w.mobile, w.now, cfg):
+            raise Impossible(f"a region switch takes seconds: the next one is possible "
+                             f"{cfg.timing.switch_gap} ms after the last (human_paced_switches)")
+        run.stimulate("mobile", mobile.select_region, action.region)
+    elif isinstance(action, MobileSpeaks):
+        if not w.mobile.mic_on:
+            raise Impossible("the microphone is off")
+        run.stimulate("mobile", mobile.speak)
+    elif isinstance(action, UserSetsMic):
+        if action.on == w.mobile.mic_on:
+            raise Impossible(f"the microphone is already {'on' if action.on else 'off'}")
+        run.stimulate("mobile", mobile.set_mic, action.on)
+    elif isinstance(action, (GlassesSocketDrops, GrpcStreamErrors, LiveKitSignalLost)):
+        conn = _fault_conn(w, cfg, action)
+        run.rec("fault", "network", f"{type(action).__name__}: {conn} fails")
+        run.w = attrs.evolve(run.w, net=run.w.net.fail(conn))
+        if isinstance(action, LiveKitSignalLost):
+            until = w.now + action.seconds * 1000
+            run.w = attrs.evolve(run.w, unreachable=run.w.unreachable.set(action.participant, until))
+    else:
+        raise Impossible(f"unknown action {action!r}")
+    return run.w, run.records
+
+
+def step(w: World, action, cfg: Config) -> World:
+    return step_verbose(w, action, cfg)[0]
+
+
+def enabled(w: World, cfg: Config) -> list:
+    """Every action possible now, in a fixed order."""
+    m = w.mobile
+    acts: list = ([UserSelectsRegion(r) for r in cfg.regions if r != m.backend]
+                  if mobile.switch_ready(m, w.now, cfg) else [])
+    acts.append(UserSetsMic(not m.mic_on))
+    if m.mic_on:
+        acts.append(MobileSpeaks())
+    candidates = [GlassesSocketDrops()]
+    candidates += [GrpcStreamErrors(r, p) for r, p in cfg.pods()]
+    participants = ["mobile"] + [bridge_party(r, p) for r, p in cfg.pods()]
+    candidates += [LiveKitSignalLost(p, OUTAGE_SECONDS[0]) for p in participants]
+    for a in candidates:
+        try:
+            _fault_conn(w, cfg, a)
+        except Impossible:
+            continue
+        if isinstance(a, LiveKitSignalLost):
+            acts += [LiveKitSignalLost(a.participant, s) for s in OUTAGE_SECONDS]
+        else:
+            acts.append(a)
+    for h in w.net.heads():
+        conn = w.net.conn(h.conn)
+        if h.to_server and not conn.server:
+            acts += [NetworkDelivers(h.conn, True, p) for p in range(cfg.a("pods_per_region"))]
+        else:
+            acts.append(NetworkDelivers(h.conn, h.to_server))
+    if w.clock.timers:
+        acts.append(ClockFiresTimer())
+    acts += [ClockAdvances(ms) for ms in ADVANCE_MS]
+    return acts
+
+
+# --- running normally ---------------------------------------------------------------------------
+
+MAX_STEPS = 20_000
+
+
+def _do(w: World, action, cfg: Config, on_step) -> World:
+    w, recs = step_verbose(w, action, cfg)
+    if on_step is not None:
+        on_step(action, w, recs)
+    return w
+
+
+def canonical_head(w: World):
+    """The message a normal run delivers next: prompt local work first (`Await(prompt=True)`,
+    channels `<party>/cpu`), then the oldest message in flight."""
+    heads = w.net.heads()
+    prompt = [h for h in heads if h.conn.endswith("/cpu")]
+    return (prompt or heads or [None])[0]
+
+
+def deliver_all(w: World, cfg: Config, on_step=None) -> World:
+    """Deliver every message in flight in the canonical order (`canonical_head`), with canonical
+    routing. `on_step(action, world, records)` observes each micro step."""
+    for _ in range(MAX_STEPS):
+        head = canonical_head(w)
+        if head is None:
+            return w
+        w = _do(w, NetworkDelivers(head.conn, head.to_server), cfg, on_step)
+    raise RuntimeError("messages kept flowing without end")
+
+
+def short_timer_pending(w: World) -> bool:
+    return any(t.name in SHORT_TIMERS for t in w.clock.timers)
+
+
+def quiescent(w: World) -> bool:
+    """No message in flight and no activity timer pending (the quiescence rule)."""
+    return w.net.idle() and not short_timer_pending(w)
+
+
+def settle(w: World, cfg: Config, on_step=None) -> World:
+    """Run fault-free to quiescence: deliver everything; while an activity timer is pending, fire
+    the earliest timer (whatever its kind, so time stays in order); repeat."""
+    for _ in range(MAX_STEPS):
+        w = deliver_all(w, cfg, on_step)
+        if not short_timer_pending(w):
+            return w
+        w = _do(w, ClockFiresTimer(), cfg, on_step)
+    raise RuntimeError("the system does not settle")
+
+
+def advance(w: World, ms: int, cfg: Config, on_step=None) -> World:
+    """Time passes while the system runs normally: messages are delivered as they are sent and
+    timers fire when due; the clock ends `ms` later."""
+    target = w.now + ms
+    for _ in range(MAX_STEPS):
+        w = deliver_all(w, cfg, on_step)
+        t = w.clock.next()
+        if t is None or t.due > target:
+            break
+        w = _do(w, ClockFiresTimer(), cfg, on_step)
+    return attrs.evolve(w, clock=attrs.evolve(w.clock, now=max(w.now, target)))
