@@ -215,7 +215,8 @@ def sweep_markdown(rows: list[dict], link_prefix: str = "") -> list[str]:
     out = ["## Failure probability against the time before switching back", "",
            f"`handover estimate --scenario back-after:S`, {runs} simulated sessions per cell, seed "
            f"{SWEEP_SEED}, reference profile (docs/timing.md). The curve: "
-           f"[sweep.png]({link_prefix}sweep.png) (written beside this page).", "",
+           f"[sweep.png]({link_prefix}sweep.png) (written beside results/report.md by "
+           "`python -m model.outputs.report --sweep`).", "",
            "| fix set | " + " | ".join(f"{s:g} s" for s in points) + " |",
            "|---|" + "---|" * len(points)]
     for fs in fix_sets:
