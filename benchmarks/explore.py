@@ -30,7 +30,8 @@ import fixes  # noqa: E402
 from model.engines import bfs, driver as D, shrink as S  # noqa: E402
 from model.properties import properties as P
 from model.system import world as W
-from model.system.config import REFERENCE_PROFILE, make_config  # noqa: E402
+from model.system.config import REFERENCE_PROFILE  # noqa: E402
+from fixes import make_config
 from model.engines.explore_system import HandoverSystem  # noqa: E402
 
 ENV = "switching"

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from model.system import world as W
-from model.system.config import make_config
+from fixes import make_config
 from model.engines.estimate import session
 from model.engines.trace import action_of
 from model.engines.users import parse

@@ -3,13 +3,18 @@
 `REGISTRY` maps a fix name to its module. A fix module has a docstring saying what it targets and
 where it comes from, and `REPLACES = {"seam.name": function}`. Fix sets compose by union; two
 fixes that replace the same seam conflict. `COMBINATIONS` names the fix sets worth comparing.
+`make_config` builds the model's `Config` from fix names and assumptions: the registry sits above
+the transition system (it imports the parties to know every seam), so the system never imports it.
 """
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from typing import Any, Callable
 
-from model.system.config import ConfigError
+import model.system.world  # noqa: F401  (imports every party, so every seam is registered)
+from model.system import seams
+from model.system.config import Config, ConfigError, assumptions_for
+from model.system.fmap import FMap
 
 REGISTRY: dict[str, str] = {
     "baseline": "fixes.baseline",
@@ -71,7 +76,6 @@ def introduces(names: list[str]) -> dict[str, str]:
 
 def resolve(names: list[str]) -> tuple[list[str], dict[str, Callable]]:
     """The fix names (expanded) and the union of their seam replacements; conflicts are errors."""
-    from model.system import seams
     fixes = expand(names)
     merged: dict[str, Callable] = {}
     owner: dict[str, str] = {}
@@ -85,3 +89,11 @@ def resolve(names: list[str]) -> tuple[list[str], dict[str, Callable]]:
                                   f"{seam_name!r}; they cannot be combined")
             merged[seam_name], owner[seam_name] = fn, name
     return fixes, merged
+
+
+def make_config(fixes: list | tuple = ("baseline",), profile: str | None = None,
+                **assumptions: Any) -> Config:
+    """Build a Config from fix names and assumptions (validated; ConfigError on bad input)."""
+    values = assumptions_for(profile, **assumptions)
+    names, seam_map = resolve(list(fixes))
+    return Config(assumptions=FMap.of(values), fixes=tuple(names), seams=FMap.of(seam_map))

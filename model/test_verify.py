@@ -17,7 +17,7 @@ from model.engines import driver as D
 from model.properties import properties as P
 from model import session as run_session
 from model.outputs import verdicts as V
-from model.system.config import make_config
+from fixes import make_config
 
 
 def test_fix_set_under_profile(cell, selected, results_dir, request):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from model.engines import runner
-from model.system.config import make_config
+from fixes import make_config
 from model.system.network import Conn
 from model.system.parties.party import Ctx
 from model.engines.trace import parse

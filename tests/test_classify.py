@@ -5,7 +5,7 @@ import pytest
 
 from model.engines import classify as C
 from model.engines import runner
-from model.system.config import make_config
+from fixes import make_config
 from model.engines.trace import TraceError, parse
 
 REF = make_config(["baseline"], "adversarial")   # instant switches and joins, as the traces were cut

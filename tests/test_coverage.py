@@ -6,7 +6,7 @@ import json
 from model.engines import coverage as C
 from model.system.parties import party
 from model.cli import main
-from model.system.config import make_config
+from fixes import make_config
 
 CFG = make_config(["baseline"])
 

@@ -9,7 +9,8 @@ import fixes
 from model.engines import driver as D
 from model.properties import properties as P
 from model.engines import runner
-from model.system.config import PROFILES, make_config
+from model.system.config import PROFILES
+from fixes import make_config
 from model.system.effects import Crash
 from model.system.fmap import FMap
 
@@ -94,7 +95,7 @@ def test_each_property_has_its_own_exception_class():
 
 def test_the_switching_environment_takes_no_gRPC_or_LiveKit_fault():
     from model.system import actions as A
-    from model.system.config import make_config
+    from fixes import make_config
     import model.system.world as W
     m = D.machine_for("baseline", environment="switching")()
     m.world = W.initial(m.cfg)

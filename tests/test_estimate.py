@@ -10,7 +10,7 @@ from model import cli
 from model.engines import runner
 from model.engines import estimate as E
 from model.engines import users
-from model.system.config import make_config
+from fixes import make_config
 from model.engines.timed import PROP
 from model.engines.trace import load
 

@@ -12,7 +12,7 @@ from model.engines import bfs, liveness as L, statekey
 from model.system import world as W
 from model.cli import main
 from model.system.clock import Clock
-from model.system.config import make_config
+from fixes import make_config
 from model.engines.explore import HandoverSystem, run_cell
 from model.engines.runner import run
 from model.engines.trace import load

@@ -3,7 +3,8 @@ import pytest
 
 import fixes
 from model.system import seams
-from model.system.config import ConfigError, make_config
+from model.system.config import ConfigError
+from fixes import make_config
 
 
 @pytest.mark.parametrize("name", list(fixes.REGISTRY))

@@ -3,7 +3,7 @@ import pytest
 
 from model.system import world as W
 from model.system.actions import MobileSpeaks, UserSelectsRegion, UserSetsMic
-from model.system.config import make_config
+from fixes import make_config
 from model.engines.runner import run
 from model.engines.trace import parse
 

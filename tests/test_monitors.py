@@ -16,7 +16,8 @@ import fixes
 from model.properties import properties as P
 from model.engines import runner
 from model.system import world as W
-from model.system.config import PROFILES, make_config
+from model.system.config import PROFILES
+from fixes import make_config
 from model.system.parties.region import pod_name
 from model.engines.trace import load, parse, step_dict
 

@@ -4,7 +4,7 @@ import pytest
 from model.system import world as W
 from model.system.actions import ClockAdvances, ClockFiresTimer, NetworkDelivers, UserSelectsRegion
 from model.system.clock import Clock
-from model.system.config import make_config
+from fixes import make_config
 from model.system.messages import ConnClosed
 from model.system.network import Network
 

@@ -7,7 +7,7 @@ import pytest
 
 from model.engines import runner
 from model.properties.properties import ALL
-from model.system.config import make_config
+from fixes import make_config
 from model.system.fmap import FMap
 from model.engines.trace import TraceError, load, parse
 from conftest import CORPUS, replay, trace

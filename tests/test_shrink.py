@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from model.engines import shrink as S
-from model.system.config import make_config
+from fixes import make_config
 from model.engines.trace import TraceError
 
 CFG = make_config(["baseline"])

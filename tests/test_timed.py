@@ -9,7 +9,7 @@ import pytest
 
 from model.engines import latency as L
 from model.engines import race, runner, timed, users
-from model.system.config import make_config
+from fixes import make_config
 from model.engines.trace import load, parse
 from conftest import CORPUS
 

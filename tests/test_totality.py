@@ -16,7 +16,8 @@ from hypothesis import given, settings, strategies as st
 import fixes
 from model.system.parties import bridge, grpc_client, livekit, mobile, region
 from model.system import world as W
-from model.system.config import PROFILES, make_config
+from model.system.config import PROFILES
+from fixes import make_config
 from model.system.parties.party import ProtocolError, lookup
 
 MODULES = [mobile, region, grpc_client, bridge, livekit]

@@ -39,7 +39,8 @@ from model.system import actions as A
 from model.properties import properties as P
 from model.system import world as W
 from model.system.parties.party import ProtocolError
-from model.system.config import PROFILES, REFERENCE_PROFILE, Config, assumptions_for, make_config
+from model.system.config import PROFILES, REFERENCE_PROFILE, Config, assumptions_for
+from fixes import make_config
 from model.engines.trace import FORMAT, Trace, _freeze, step_of
 
 # --- settings profiles --------------------------------------------------------------------------

@@ -32,7 +32,8 @@ from typing import Any
 
 import attrs
 
-from model.system.config import ConfigError, Config, assumptions_for, make_config
+from model.system.config import ConfigError, Config, assumptions_for
+from fixes import make_config
 from model.engines.latency import Sampler
 from model.engines.timed import PROP, Session, run_session
 from model.engines.users import DEFAULT, ScenarioError, UserModel, parse as parse_scenario

@@ -34,7 +34,8 @@ from model.engines import bfs
 from model.outputs import counterexample as CX
 from model.engines import driver as D
 from model.properties import properties as P
-from model.system.config import PROFILES, REFERENCE_PROFILE, Config, ConfigError, make_config
+from model.system.config import PROFILES, REFERENCE_PROFILE, Config, ConfigError
+from fixes import make_config
 from model.engines.explore_system import HandoverSystem
 
 DEFAULT_DEPTH = 6

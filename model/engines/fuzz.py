@@ -273,7 +273,7 @@ def _replace(path: Path, text: str) -> None:
 
 def write_traces(fams: Families, out: Path) -> None:
     """One trace (and page) per family under `out/families/`, named by its index in the report."""
-    from model.system.config import make_config
+    from fixes import make_config
     for i, e in enumerate(sorted(fams.fam.values(), key=_order)):
         fix_set, profile = e["cell"].split("/")
         cfg = make_config([fix_set], profile)

@@ -13,7 +13,8 @@ import attrs
 
 from model.properties import properties as P
 from model.system import world as W
-from model.system.config import Config, ConfigError, make_config
+from model.system.config import Config, ConfigError
+from fixes import make_config
 from model.system.parties.party import ProtocolError
 from model.engines.trace import Trace, TraceError, action_of, step_dict
 

@@ -13,7 +13,7 @@ import jwt
 from model.system.parties import livekit as LK
 from model.system import tokens
 from model.system.clock import Clock
-from model.system.config import make_config
+from fixes import make_config
 from model.system.effects import CancelTimer, Close, Log, Send, SetTimer
 from model.live.conformance import REFUSAL_OF_MODEL, JoinResult
 from model.system.messages import (ClientLeave, DataReceived, Join, JoinAccepted, JoinRefused,

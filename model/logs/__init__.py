@@ -70,7 +70,7 @@ def _writable(path: str | None, force: bool, option: str) -> Path | None:
 
 
 def cmd_check(args) -> int:
-    from model.system.config import make_config
+    from fixes import make_config
     from model.logs import check, reader, search
     from model.engines.trace import _compact_steps
 

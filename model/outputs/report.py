@@ -200,7 +200,7 @@ def sweep(fix_sets: list[str], runs: int = SWEEP_RUNS, seed: int = SWEEP_SEED,
     """The timed engine's sweep (`model.engines.estimate.sweep_rows`) for each fix set under the reference
     profile, and its curve as a PNG when `png` is given."""
     from model.engines import estimate as E
-    from model.system.config import make_config
+    from fixes import make_config
     rows = E.sweep_rows([(fs, make_config([fs])) for fs in fix_sets], list(SWEEP_POINTS), runs, seed)
     if png is not None:
         E.plot_sweep(rows, fix_sets, png, runs, seed)

@@ -192,12 +192,3 @@ class Config:
     def pods(self) -> tuple:
         """Every (region, pod) pair; pod 0 exists always, pod 1 when pods_per_region is 2."""
         return tuple((r, p) for r in self.regions for p in range(self.a("pods_per_region")))
-
-
-def make_config(fixes: list | tuple = ("baseline",), profile: str | None = None,
-                **assumptions: Any) -> Config:
-    """Build a Config from fix names and assumptions (validated; ConfigError on bad input)."""
-    from fixes import resolve  # the fix registry lives beside the model, not in it
-    values = assumptions_for(profile, **assumptions)
-    names, seam_map = resolve(list(fixes))
-    return Config(assumptions=FMap.of(values), fixes=tuple(names), seams=FMap.of(seam_map))

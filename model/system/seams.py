@@ -3,6 +3,8 @@
 A party module marks a function with `@seam("name")`; that function is the baseline behaviour. A fix
 module (`fixes/`) maps seam names to replacements, in the style of P's module substitution
 (house-style.md). `Config.seam(name)` returns the replacement when the config's fix set has one.
+A party registers its seams when it is imported; `model.system.world` imports every party, and
+the fix registry (`fixes`, which validates fix modules against `names()`) imports the world.
 """
 from __future__ import annotations
 
@@ -22,12 +24,10 @@ def seam(name: str) -> Callable[[Callable], Callable]:
 
 
 def baseline(name: str) -> Callable:
-    import model.system.world  # noqa: F401  (imports every party, so every seam is registered)
     if name not in _BASELINE:
         raise KeyError(f"no seam named {name!r}")
     return _BASELINE[name]
 
 
 def names() -> list[str]:
-    import model.system.world  # noqa: F401
     return sorted(_BASELINE)
