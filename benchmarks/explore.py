@@ -106,9 +106,14 @@ def main(argv=None) -> int:
     p.add_argument("--fix", action="append", default=[])
     p.add_argument("--skip-truth", action="store_true")
     p.add_argument("--only-truth", action="store_true")
+    p.add_argument("--without-pass-5", action="store_true",
+                   help="shrink without pass 5 (pairs replaced by one step), for the comparison "
+                        "in docs/performance.md")
     p.add_argument("--out", default="results/bench-explore.json")
     args = p.parse_args(argv)
     lo, hi = (int(x) for x in args.depths.split("-"))
+    if args.without_pass_5:
+        S.Shrinker.substitute_pairs = lambda self, best: best
     out: dict = {}
     if args.only_truth:
         out["truth"] = shrinker_truth(args.fix or fixes.known(), args.shrink_depth)

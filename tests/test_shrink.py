@@ -54,3 +54,26 @@ def test_a_trace_without_the_violation_is_refused():
 def test_the_first_selection_is_written_as_connect():
     assert S.normalize([{"step": "switch_region", "to": "france"}])[0] == {
         "step": "connect", "region": "france"}
+
+
+def test_two_steps_become_one_step_the_found_trace_did_not_take(monkeypatch):
+    """Pass 5: deleting alone keeps the road the search took (away and back); replacing a pair of
+    steps by an enabled everyday step finds the shorter road (a microphone change)."""
+    cfg = make_config(["fix3-region-room-names"])
+    found = [{"step": "connect", "region": "cloud-livekit"},
+             {"step": "switch_region", "to": "cloud-debug"}, {"step": "settle"},
+             {"step": "switch_region", "to": "cloud-livekit"}, {"step": "settle"}]
+    small = S.shrink_steps(found, cfg, "BridgeStatusTruthful")
+    assert len(small) == 4 and S.first_violation(small, cfg, "BridgeStatusTruthful") is not None
+    assert small[2]["step"] == "mic"
+    monkeypatch.setattr(S.Shrinker, "substitute_pairs", lambda self, best: best)
+    assert len(S.shrink_steps(found, cfg, "BridgeStatusTruthful")) == 5
+
+
+def test_the_pass_brings_no_fault_into_a_trace_without_one():
+    cfg = make_config(["fix3-region-room-names"])
+    shrinker = S.Shrinker(cfg, "BridgeStatusTruthful")
+    menu = shrinker._menu([{"step": "connect", "region": "cloud-debug"}, {"step": "settle"}],
+                          set(S.EVERYDAY))
+    assert menu and {m["step"] for m in menu} <= set(S.EVERYDAY)
+    assert shrinker.replays == 1

@@ -11,7 +11,11 @@ Passes, repeated until none makes progress or the replay budget is spent:
 1. cut everything after the step where the property is first violated;
 2. replace each maximal run of micro steps by one `settle` (or by nothing);
 3. ddmin: delete chunks of steps, halving the chunk size down to single steps;
-4. merge adjacent `settle` steps.
+4. merge adjacent `settle` steps;
+5. replace two adjacent steps by one everyday step enabled there (a user step, or a step of a kind
+   the trace already has), or by `settle`: a road the found trace did not take. Deleting alone
+   cannot turn `connect, switch, settle, switch back, settle` into the shorter `connect, switch,
+   mic off, settle` (docs/performance.md, "The truth for the shrinker").
 """
 from __future__ import annotations
 
@@ -23,12 +27,15 @@ from model.properties import properties as P
 from model.system import world as W
 from model.system.config import Config
 from model.system.parties.party import ProtocolError
-from model.system.actions import NetworkDelivers
+from model.system.actions import ClockFiresTimer, NetworkDelivers
 from model.engines.runner import apply_step
-from model.engines.trace import Trace, TraceError, _freeze, action_of, step_dict
+from model.engines.trace import Trace, TraceError, _freeze, action_of, step_dict, step_of
 
 MICRO = ("deliver", "fire", "tick")
 SETTLE = {"step": "settle"}
+EVERYDAY = ("connect", "switch_region", "mic", "speak")
+"""Steps pass 5 may bring into any trace; other kinds only into a trace that already has them
+(a switching counterexample does not gain a fault)."""
 
 
 class _Budget(Exception):
@@ -152,7 +159,8 @@ class Shrinker:
         try:
             while True:
                 before = len(best), _micro_count(best)
-                for p in (self.collapse_micro, self.delete_chunks, self.merge_settles):
+                for p in (self.collapse_micro, self.delete_chunks, self.merge_settles,
+                          self.substitute_pairs):
                     best = p(best)
                 if (len(best), _micro_count(best)) == before:
                     break
@@ -201,6 +209,38 @@ class Shrinker:
         merged = [s for k, s in enumerate(best)
                   if not (s == SETTLE and k > 0 and best[k - 1] == SETTLE)]
         return self._try(best, merged)
+
+
+    def substitute_pairs(self, best: list[dict]) -> list[dict]:
+        kinds = set(EVERYDAY) | {s["step"] for s in best}
+        i = len(best) - 2
+        while i >= 0:
+            for step in [SETTLE] + self._menu(best[:i], kinds):
+                new = self._try(best, best[:i] + [step] + best[i + 2:])
+                if new is not best:
+                    best = new
+                    break
+            i = min(i, len(best) - 1) - 1
+        return best
+
+    def _menu(self, prefix: list[dict], kinds: set) -> list[dict]:
+        """The everyday steps enabled after `prefix` (one replay, counted against the budget)."""
+        if self.replays >= self.max_replays:
+            raise _Budget
+        self.replays += 1
+        w = W.initial(self.cfg)
+        try:
+            for step in prefix:
+                w = apply_step(w, step, self.cfg)
+        except (W.Impossible, ProtocolError, RuntimeError, TraceError):
+            return []
+        out = []
+        for a in W.enabled(w, self.cfg):
+            if not isinstance(a, (NetworkDelivers, ClockFiresTimer)):
+                step = step_of(a, w)
+                if step["step"] in kinds and step not in out:
+                    out.append(step)
+        return out
 
 
 def normalize(steps: list[dict]) -> list[dict]:
