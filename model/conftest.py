@@ -194,6 +194,9 @@ def pytest_runtest_logreport(report):
 
 
 def _full_selection(sel: Selection) -> bool:
+    """The options select the whole matrix. The run is a full one only if, besides, it collected
+    every cell and every corpus replay: `pytest model/test_corpus.py` or `-k` select less, and such
+    a run must not start the store afresh (which would drop every stored cell and its pages)."""
     return (set(sel.fix_sets) == set(fixes.known()) and set(sel.environments) == set(D.ENVIRONMENTS)
             and {(label, base, ov) for label, base, ov in sel.profiles}
             == {(name, name, ()) for name in PROFILES})
@@ -223,7 +226,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                     {"profile": sel.profile, "mode": sel.mode, "budget": sel.budget},
                     _SELECTED["cells"], _SELECTED["corpus"], interrupted,
                     [R.cell_key(c) for c in cells], [R.corpus_key(c) for c in corpus],
-                    _full_selection(sel) and not config.getoption("keyword", default=""))
+                    _full_selection(sel) and set(_SELECTED["cells"]) == set(full_matrix())
+                    and set(_SELECTED["corpus"]) == set(test_corpus.full_keys()))
     root = Path.cwd()
     store = R.merge(R.load_store(out), run, cells, corpus, root)
     R.save_store(store, out)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import fixes
+
 from model.outputs import results as R
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,6 +152,26 @@ def test_ctrl_c_before_any_cell_finishes_leaves_results_unchanged(tmp_path):
     assert got.returncode == pytest.ExitCode.INTERRUPTED
     assert "interrupted before any cell finished" in got.stdout
     assert {p.name: p.read_text() for p in out.iterdir()} == before
+
+
+def test_a_corpus_only_run_keeps_the_stored_cells_and_their_pages(tmp_path):
+    """`pytest model/test_corpus.py` (no --fix: every fix set) replays the whole corpus but no
+    cell: it must not be taken for a complete full run, which starts the store afresh and deletes
+    every counterexample page (it did, once)."""
+    out = tmp_path / "results"
+    page = out / "counterexamples" / "baseline__H2-per-region.switching__X.md"
+    page.parent.mkdir(parents=True)
+    page.write_text("a page\n")
+    stored = cell("baseline", "H2-per-region", files=(str(page),))
+    store = R.merge(R.load_store(out), run(full=True), [stored], [], ROOT)
+    R.save_store(store, out)
+    got = subprocess.run([sys.executable, "-m", "pytest", "model/test_corpus.py", "-q",
+                          "-p", "no:xdist", "--results", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert got.returncode == 0, got.stdout[-2000:]
+    after = json.loads((out / "cells.json").read_text())
+    assert list(after["cells"]) == [R.cell_key(stored)] and page.exists()
+    assert len(after["corpus"]) == len(fixes.known()) * len(list((ROOT / "model/corpus").glob("*.json")))
 
 
 def test_fix_restricts_the_corpus_tests():
