@@ -1,7 +1,8 @@
 """Every `file:line` citation in model/ and fixes/ names a file the facts pages know.
 
-The facts pages (`../shared/design/{system-facts,livekit-facts,fidelity-audit}.md`, beside the
-clone in CI as here) are the only sources a modelled behaviour may cite (project standards,
+The facts pages (`shared/design/{system-facts,livekit-facts,fidelity-audit}.md`, beside the
+clone in CI as here, or beside the local repository a fresh clone came from; `facts_dirs`) are
+the only sources a modelled behaviour may cite (project standards,
 "Fidelity"). This cannot check the line numbers, but it catches invented paths. The pages missing
 is a failure, not a skip: without them nothing is checked.
 """
@@ -11,8 +12,22 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FACTS_DIR = ROOT.parent / "shared" / "design"
 FACTS = ("system-facts.md", "livekit-facts.md", "fidelity-audit.md")
+
+
+def facts_dirs() -> list[Path]:
+    """Where the facts pages may be: `$HANDOVER_FACTS_DIR`; `shared/design` beside this clone (CI,
+    the working checkout); beside the repository this one was cloned from, when that is a local
+    path (`git clone . /tmp/fresh`)."""
+    import os
+    import subprocess
+    out = [Path(os.environ["HANDOVER_FACTS_DIR"])] if os.environ.get("HANDOVER_FACTS_DIR") else []
+    out.append(ROOT.parent / "shared" / "design")
+    origin = subprocess.run(["git", "config", "--get", "remote.origin.url"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    if origin and "://" not in origin and ":" not in origin.split("/", 1)[0]:
+        out.append((ROOT / origin).resolve().parent / "shared" / "design")
+    return out
 
 CITATION = re.compile(r"([A-Za-z0-9_./-]+\.(?:ts|tsx|go|js|py|yml|yaml|sh|md)):(?:\d+|l\.\d+)")
 """`LiveKitManager.ts:319-323`, `service.go:226-230`, `README.md:13`, `f.ts:l.13`."""
@@ -40,10 +55,12 @@ def unknown_citations(source: str, names: set[str]) -> list[str]:
 
 
 def facts_text() -> str:
-    missing = [n for n in FACTS if not (FACTS_DIR / n).is_file()]
-    assert not missing, (f"facts pages missing from {FACTS_DIR}: {', '.join(missing)} "
-                         "(CI must have shared/ beside the clone)")
-    return "\n".join((FACTS_DIR / n).read_text() for n in FACTS)
+    dirs = facts_dirs()
+    found = next((d for d in dirs if all((d / n).is_file() for n in FACTS)), None)
+    assert found is not None, (f"facts pages ({', '.join(FACTS)}) in none of "
+                               f"{', '.join(map(str, dirs))}: put shared/ beside the clone or set "
+                               "HANDOVER_FACTS_DIR")
+    return "\n".join((found / n).read_text() for n in FACTS)
 
 
 def test_every_citation_in_model_and_fixes_names_a_file_of_the_facts_pages():
