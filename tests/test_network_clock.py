@@ -7,6 +7,7 @@ from model.system.clock import Clock
 from fixes import make_config
 from model.system.messages import ConnClosed
 from model.system.network import Network
+from model.engines.trace import TraceError
 
 
 def test_each_channel_is_fifo_and_heads_are_oldest_first():
@@ -112,7 +113,7 @@ def test_switches_are_human_paced_unless_the_adversarial_profile_says_otherwise(
     assert not [a for a in W.enabled(w, cfg) if isinstance(a, UserSelectsRegion)]
     with pytest.raises(W.Impossible):
         W.step(w, UserSelectsRegion("france"), cfg)
-    later = W.step(w, ClockAdvances(cfg.timing.switch_gap), cfg)
+    later = W.advance(w, cfg.timing.switch_gap, cfg)
     assert UserSelectsRegion("france") in W.enabled(later, cfg)
     adv = make_config(profile="adversarial")
     w = W.step(W.step(W.initial(adv), UserSelectsRegion("france"), adv),
@@ -128,7 +129,6 @@ def test_a_session_on_a_socket_closed_before_delivery_ends_after_grace():
     def run(profile):
         cfg = make_config(profile=profile)
         w = W.step(W.initial(cfg), UserSelectsRegion("france"), cfg)   # nothing delivered yet
-        w = W.step(w, ClockAdvances(cfg.timing.switch_gap), cfg)
         w = W.settle(W.step(w, UserSelectsRegion("cloud-debug"), cfg), cfg)
         w = W.settle(W.advance(w, cfg.timing.grace + 1_000, cfg), cfg)
         return w.parties["region:france"]
@@ -178,3 +178,22 @@ def test_enabled_and_step_agree_on_user_actions_along_random_walks(profile):
                 assert accepted == (a in offered), (seed, w.now, a)
             w = W.step(w, rng.choice([a for a in offered
                                       if not (isinstance(a, ClockAdvances) and a.ms > 61_000)]), cfg)
+
+
+STALE_RESUME = [{"step": "connect", "region": "cloud-livekit"}, {"step": "settle"},
+                {"step": "livekit_outage", "participant": "bridge:cloud-livekit", "seconds": 10},
+                {"step": "fire", "party": "livekit:shared", "timer": "refresh"},
+                {"step": "tick", "ms": 601_000}, {"step": "settle"}]
+
+
+def test_a_stale_resume_needs_a_failure_notice_held_for_minutes():
+    """docs/driver.md: the bridge's SDK resumes with a refresh token older than its 10 min only
+    when it learns of the lost signal connection ten minutes late. Under message_delay=unbounded
+    (adversarial) the baseline's resume is refused; under the reference's delivery deadline the
+    trace is not possible (the SDK hears of the loss within max_delay and resumes in time)."""
+    from conftest import replay
+    r = replay(STALE_RESUME, ["baseline"], message_delay="unbounded")
+    assert "NoStaleTokenUse" in r.violated and "token is expired" in r.violations[
+        "NoStaleTokenUse"][1]
+    with pytest.raises(TraceError, match="delivery deadline"):
+        replay(STALE_RESUME, ["baseline"])

@@ -15,6 +15,9 @@ random walks):
    with shifted times; the claims and the deployment's key determine the token, `tokens.mint`).
    A time of the past read only as "less than a constant ago" (`HORIZONS`) becomes "long ago"
    once that constant has passed.
+   A message's sending time (`Envelope.sent`) is kept, shifted, under `message_delay=bounded`
+   (its delivery deadline, `Network.deadline`) and dropped under `unbounded` and on a party's
+   local await channel, where nothing reads it.
 2. **Sequence numbers** (`Clock.seq`, `Timer.seq`, `Network.seq`, `Envelope.seq`) only order
    timers with the same due time and messages in flight, and every new one is larger than all
    existing ones: the key keeps the order (tuples in order) and drops the numbers.
@@ -201,8 +204,10 @@ def form(w, cfg, mask_tokens: bool = False, swap: tuple | None = None) -> tuple:
     _set_limits(cfg)
     clock = (now % 1000,) + tuple((t.due - base, _rename(t.party, swap), t.name,
                                    canon(t.key, now, m, swap)) for t in w.clock.timers)
+    bounded = cfg.a("message_delay") == "bounded"
     net = (canon(w.net.conns, now, m, swap),
-           tuple((_rename(e.conn, swap), e.to_server, canon(e.msg, now, m, swap))
+           tuple((_rename(e.conn, swap), e.to_server, canon(e.msg, now, m, swap),
+                  e.sent - base if bounded and w.net.conns[e.conn].kind != "local" else None)
                  for e in w.net.inflight))
     unreachable = tuple(sorted((_rename(p, swap), until - base)
                                for p, until in w.unreachable.items() if until > now))

@@ -137,6 +137,10 @@ class Scheduler:
                 lat = self.sampler.link(net.conn(env.conn))
             except ValueError as e:      # a connection kind model/engines/latency.py does not know
                 raise ModelError(str(e)) from None
+            if self.cfg.a("message_delay") == "bounded" and net.conn(env.conn).kind != "local":
+                # the world delivers every network message within max_delay of its sending:
+                # the latency distributions are cut there (docs/timing.md)
+                lat = min(lat, env.sent + self.cfg.timing.max_delay - now)
             t = max(now + lat, self.last_due.get(ch, 0))
             self.due[env.seq] = self.last_due[ch] = t
         self.seen = net.seq

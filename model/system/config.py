@@ -59,6 +59,14 @@ ASSUMPTIONS: dict[str, tuple[tuple, Any, str]] = {
                      "True: a glasses socket closed before its first message is delivered is never "
                      "seen as closed by the region (the old model's artifact, adversarial); real: "
                      "every accepted socket fires close (websocket-glasses.service.ts:217-219)"),
+    "message_delay": (("bounded", "unbounded"), "bounded",
+                      "how long a message may stay in flight: 'bounded' delivers every network "
+                      "message within Timing.max_delay of its sending (the clock never passes that "
+                      "deadline; a lost message is a fault action instead); 'unbounded' lets any "
+                      "message wait while any time passes (full asynchrony, adversarial). The "
+                      "facts give no delays: gRPC to the bridge beside the cloud (unix socket or "
+                      "TCP), WebSockets, REST and LiveKit signalling take milliseconds to "
+                      "hundreds of milliseconds when nothing fails"),
     "stream_eof_cleanup": ((False, True), False,
                            "the bridge's StreamAudio treats a client half-close (io.EOF) like a "
                            "receive error and closes the userId's session (service.go:304-329 names "
@@ -75,7 +83,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "two-pods": {"pods_per_region": 2},
     "eof-cleanup": {"stream_eof_cleanup": True},
     "adversarial": {"dispose_location_io": "unbounded", "human_paced_switches": False,
-                    "silent_close": True, "app_start": "instant"},
+                    "silent_close": True, "app_start": "instant", "message_delay": "unbounded"},
 }
 """Named assumption profiles; omitted keys take the reference values."""
 
@@ -150,6 +158,9 @@ class Timing:
     # MicrophoneManager's debounce before onMicStateChange (MicrophoneManager.ts:79-145, l.128);
     # its length is not in the facts pages: an estimate.
     mic_debounce: int = 1_000
+    # The longest a network message stays in flight under `message_delay=bounded`: not in the
+    # facts (an estimate, generous for a sidecar's gRPC, a WebSocket or LiveKit signalling).
+    max_delay: int = 1_000
 
 
 @attrs.frozen

@@ -37,6 +37,7 @@ class Envelope:
     conn: str
     to_server: bool
     msg: Any
+    sent: int = 0      # model time (ms) it was sent: the `message_delay=bounded` deadline
 
 
 @attrs.frozen
@@ -67,8 +68,15 @@ class Network:
         return not self.inflight
 
     # --- changes ------------------------------------------------------------------------------
-    def _enqueue(self, cid: str, to_server: bool, msg: Any) -> "Network":
-        env = Envelope(self.seq, cid, to_server, msg)
+    def deadline(self, max_delay: int) -> int | None:
+        """The time by which the oldest network message in flight must have been delivered
+        (`message_delay=bounded`); None when nothing is in flight. A party's local await
+        (`<party>/cpu`, `<party>/local`) is not a network message and has no deadline."""
+        sent = [e.sent for e in self.inflight if self.conns[e.conn].kind != "local"]
+        return min(sent) + max_delay if sent else None
+
+    def _enqueue(self, cid: str, to_server: bool, msg: Any, now: int = 0) -> "Network":
+        env = Envelope(self.seq, cid, to_server, msg, now)
         return attrs.evolve(self, inflight=self.inflight + (env,), seq=self.seq + 1)
 
     def open(self, cid: str, kind: str, client: str, target: str, server: str = "") -> "Network":
@@ -78,12 +86,13 @@ class Network:
                     target)
         return attrs.evolve(self, conns=self.conns.set(cid, conn))
 
-    def send(self, cid: str, sender: str, msg: Any) -> tuple["Network", bool]:
-        """Queue `msg`; returns False (nothing queued) when the connection is closed."""
+    def send(self, cid: str, sender: str, msg: Any, now: int = 0) -> tuple["Network", bool]:
+        """Queue `msg` (sent at `now`); returns False (nothing queued) when the connection is
+        closed."""
         conn = self.conns[cid]
         if not conn.open:
             return self, False
-        return self._enqueue(cid, sender == conn.client, msg), True
+        return self._enqueue(cid, sender == conn.client, msg, now), True
 
     def route(self, cid: str, server: str) -> "Network":
         conn = self.conns[cid]
@@ -93,7 +102,7 @@ class Network:
         return attrs.evolve(self, inflight=tuple(e for e in self.inflight if e.seq != env.seq))
 
     def close(self, cid: str, closer: str, error: bool = False,
-              notify_unrouted: bool = True) -> "Network":
+              notify_unrouted: bool = True, now: int = 0) -> "Network":
         """Close by `closer` (graceful unless `error`); no-op when already closed. A region
         connection not yet routed (its first message not yet delivered) still tells the server,
         after what the closer sent: every accepted socket fires `close`
@@ -105,9 +114,9 @@ class Network:
         net = attrs.evolve(self, conns=self.conns.set(cid, attrs.evolve(conn, open=False)))
         if conn.kind == "local" or (not conn.server and not notify_unrouted):
             return net
-        return net._enqueue(cid, closer == conn.client, ConnClosed(error=error))
+        return net._enqueue(cid, closer == conn.client, ConnClosed(error=error), now)
 
-    def fail(self, cid: str, notify_server: bool = True) -> "Network":
+    def fail(self, cid: str, notify_server: bool = True, now: int = 0) -> "Network":
         """The connection breaks: its in-flight messages are lost, both ends are told."""
         conn = self.conns[cid]
         kept = tuple(e for e in self.inflight
@@ -116,9 +125,9 @@ class Network:
                            conns=self.conns.set(cid, attrs.evolve(conn, open=False)))
         if not conn.open:
             return net
-        net = net._enqueue(cid, False, ConnClosed(error=True))
+        net = net._enqueue(cid, False, ConnClosed(error=True), now)
         if notify_server and conn.server:
-            net = net._enqueue(cid, True, ConnClosed(error=True))
+            net = net._enqueue(cid, True, ConnClosed(error=True), now)
         return net
 
     def conns_of(self, party: str) -> list[Conn]:

@@ -132,7 +132,7 @@ class _Run:
         for e in effects:
             w = self.w
             if isinstance(e, Send):
-                net, sent = w.net.send(e.conn, pid, e.msg)
+                net, sent = w.net.send(e.conn, pid, e.msg, w.now)
                 self.w = attrs.evolve(w, net=net)
                 if sent:
                     self.rec("send", pid, name_of(e.msg))
@@ -140,7 +140,8 @@ class _Run:
                 self.open(pid, e)
             elif isinstance(e, Close):
                 self.w = attrs.evolve(w, net=w.net.close(
-                    e.conn, pid, e.error, notify_unrouted=not self.cfg.a("silent_close")))
+                    e.conn, pid, e.error, notify_unrouted=not self.cfg.a("silent_close"),
+                    now=w.now))
             elif isinstance(e, SetTimer):
                 self.w = attrs.evolve(w, clock=w.clock.set(pid, e.name, e.delay, e.key))
             elif isinstance(e, CancelTimer):
@@ -148,7 +149,7 @@ class _Run:
             elif isinstance(e, Await):
                 local = f"{conn_owner(w.parties[pid], pid)}/{'cpu' if e.prompt else 'local'}"
                 net = w.net if local in w.net.conns else w.net.open(local, "local", pid, pid, pid)
-                net, _ = net.send(local, pid, Resumed(e.tag))
+                net, _ = net.send(local, pid, Resumed(e.tag), w.now)
                 self.w = attrs.evolve(w, net=net)
             elif isinstance(e, Log):
                 self.rec("log", pid, e.text, kind_=e.kind,
@@ -163,7 +164,8 @@ class _Run:
         self.w = attrs.evolve(self.w, net=net)
         cut_off = e.kind == "signal" and self.w.unreachable.get(pid, -1) > self.w.now
         if cut_off or (not e.to.startswith("region:") and not self.alive(e.to)):
-            self.w = attrs.evolve(self.w, net=self.w.net.fail(e.conn, notify_server=False))
+            self.w = attrs.evolve(self.w, net=self.w.net.fail(e.conn, notify_server=False,
+                                                                 now=self.w.now))
 
     def crash(self, pid: str, reason: str) -> None:
         """The bridge panics; start.sh stops the pod's cloud process too (cloud/start.sh:57-62)."""
@@ -172,7 +174,7 @@ class _Run:
             w = self.w
             net = w.net
             for c in net.conns_of(dead):
-                net = net.fail(c.id)
+                net = net.fail(c.id, now=w.now)
             self.w = attrs.evolve(w, net=net, clock=w.clock.cancel_all(dead).set(
                 dead, "restart", self.cfg.timing.pod_restart))
             module = MODULES[split(dead)[0]]
@@ -198,7 +200,8 @@ class _Run:
             self.w = attrs.evolve(self.w, net=self.w.net.route(env.conn, server),
                                   routes=self.w.routes + 1)
             if not self.alive(server):
-                self.w = attrs.evolve(self.w, net=self.w.net.fail(env.conn, notify_server=False))
+                self.w = attrs.evolve(self.w, net=self.w.net.fail(env.conn, notify_server=False,
+                                                                  now=self.w.now))
                 return
             conn = self.w.net.conn(env.conn)
         self.w = attrs.evolve(self.w, net=self.w.net.pop(env))
@@ -211,6 +214,9 @@ class _Run:
         timer = self.w.clock.next()
         if timer is None:
             raise Impossible("no timer is pending")
+        late = overdue(self.w, self.cfg, timer.due)
+        if late:
+            raise Impossible(f"the {timer.name} timer is due after {late}")
         self.w = attrs.evolve(self.w, clock=self.w.clock.pop(timer))
         if timer.name == "restart":
             name, pod = split(timer.party)[1:]
@@ -227,9 +233,39 @@ class _Run:
         if ms <= 0:
             raise Impossible("time advances by a positive amount")
         target = self.w.now + ms
+        late = tick_overdue(self.w, self.cfg, target)
+        if late:
+            raise Impossible(f"the clock cannot reach t={target / 1000:g}s: {late}")
         while (t := self.w.clock.next()) is not None and t.due <= target:
             self.fire()
         self.w = attrs.evolve(self.w, clock=attrs.evolve(self.w.clock, now=target))
+
+
+def overdue(w: World, cfg: Config, t: int) -> str:
+    """Under `message_delay=bounded`, why the clock may not reach `t` with the messages now in
+    flight: the oldest network message's deadline (`Network.deadline`) comes first. "" when it
+    may (always under `unbounded`)."""
+    if cfg.a("message_delay") != "bounded":
+        return ""
+    deadline = w.net.deadline(cfg.timing.max_delay)
+    if deadline is None or t <= deadline:
+        return ""
+    return (f"the delivery deadline t={deadline / 1000:g}s of a message in flight "
+            f"(message_delay=bounded: at most {cfg.timing.max_delay} ms)")
+
+
+def tick_overdue(w: World, cfg: Config, target: int) -> str:
+    """`overdue` for a tick to `target` that fires every timer due on the way: also each timer
+    so fired must be due within `max_delay` of `target`, since what it sends travels until then
+    (a longer stretch is a fire, then a tick)."""
+    late = overdue(w, cfg, target)
+    if late or cfg.a("message_delay") != "bounded":
+        return late
+    for t in w.clock.timers:
+        if t.due <= target and target > t.due + cfg.timing.max_delay:
+            return (f"the {t.name} timer fires at t={t.due / 1000:g}s on the way and what it sends "
+                    f"must arrive within {cfg.timing.max_delay} ms (message_delay=bounded)")
+    return ""
 
 
 def _fault_conn(w: World, cfg: Config, a) -> str:
@@ -288,7 +324,7 @@ def step_verbose(w: World, action, cfg: Config) -> tuple[World, list[Record]]:
     elif isinstance(action, (GlassesSocketDrops, GrpcStreamErrors, LiveKitSignalLost)):
         conn = _fault_conn(w, cfg, action)
         run.rec("fault", "network", f"{type(action).__name__}: {conn} fails")
-        run.w = attrs.evolve(run.w, net=run.w.net.fail(conn))
+        run.w = attrs.evolve(run.w, net=run.w.net.fail(conn, now=w.now))
         if isinstance(action, LiveKitSignalLost):
             until = w.now + action.seconds * 1000
             run.w = attrs.evolve(run.w, unreachable=run.w.unreachable.set(action.participant, until))
@@ -328,9 +364,10 @@ def enabled(w: World, cfg: Config) -> list:
             acts += [NetworkDelivers(h.conn, True, p) for p in range(cfg.a("pods_per_region"))]
         else:
             acts.append(NetworkDelivers(h.conn, h.to_server))
-    if w.clock.timers:
+    nxt = w.clock.next()
+    if nxt is not None and not overdue(w, cfg, nxt.due):
         acts.append(ClockFiresTimer())
-    acts += [ClockAdvances(ms) for ms in ADVANCE_MS]
+    acts += [ClockAdvances(ms) for ms in ADVANCE_MS if not tick_overdue(w, cfg, w.now + ms)]
     return acts
 
 
