@@ -42,7 +42,7 @@ docs/fixes.md, section "recommended", explains each part with the counterexample
 import attrs
 
 from fixes import bridge_always_replaces, disposed_guards
-from model.system.effects import Close
+from model.system.effects import Close, log
 from model.system.parties.grpc_client import disconnect
 from model.system.parties.region import SessionPhase, livekit_init
 
@@ -72,7 +72,12 @@ def ensure_bridge_wanted(r, s, ctx):
 
 
 def before_livekit_init(r, s, ws, ctx):
-    """Part 3: a glasses connection starts a new allowance of one kick-triggered rejoin."""
+    """Part 3: LiveKit init runs only for the socket still attached (a new session's init waits
+    for its apps, and the phone may have left meanwhile); a glasses connection starts a new
+    allowance of one kick-triggered rejoin."""
+    if s.ws != ws:
+        return r, [log("livekit_init_skipped", f"session #{s.sid}: its glasses socket is no longer "
+                                               "attached; LiveKit init skipped", session=s.sid)]
     r = attrs.evolve(r, sessions=r.sessions.set(s.sid, attrs.evolve(s, last_rejoin=None)))
     return livekit_init(r, s.sid, ws, ctx)
 

@@ -75,6 +75,27 @@ def test_each_part_defeats_its_counterexample(part, seams, steps, prop):
     assert prop in run(steps, without(*seams)).violated, part
 
 
+# found by a random walk (docs/fixes.md, part 3): the phone connects to cloud-livekit and switches
+# to cloud-debug at once; cloud-livekit's new session, its socket already closed, ran its LiveKit
+# init once its apps had started and kicked cloud-debug's bridge during a drop's grace period
+INIT_AFTER_LEAVING = [S(step="connect", region="cloud-livekit"),
+                      S(step="switch_region", to="cloud-debug"),
+                      S(step="deliver", conn="mobile/ws1", to="server", pod=0),
+                      S(step="deliver", conn="mobile/ws1", to="server"),
+                      S(step="deliver", conn="mobile/ws2", to="server", pod=0),
+                      S(step="fire"), S(step="fire"),
+                      S(step="deliver", conn="region:cloud-debug/grpc2", to="server"),
+                      S(step="ws_drop"), S(step="settle")]
+
+
+def test_part_3_a_new_sessions_livekit_init_needs_its_socket_still_attached():
+    r = run(INIT_AFTER_LEAVING, make_config(REC))
+    assert r.violated == []
+    assert any(e.kind == "livekit_init_skipped" for e in r.log)
+    assert run(INIT_AFTER_LEAVING, without("region.before_livekit_init")).violated == [
+        "GraceKeepsAudio"]
+
+
 def test_a_drop_then_a_switch_away_and_back_holds():
     """Once a finding (strict xfail): GraceKeepsAudio counted the kick caused by the user's own
     switch to another region during a drop's grace period. A user's selection of another region
@@ -86,18 +107,19 @@ def test_a_drop_then_a_switch_away_and_back_holds():
     assert [p for p in ALL if p in r.violations] == []
 
 
-# found by the driver under H2-per-region (class timer-race): france's JoinRoom, sent while the
-# session starts its apps, is answered only after grace disposed the session
+# found by the driver under H2-per-region (class timer-race): france's JoinRoom, sent once the
+# session's apps started, is answered only after grace disposed the session. It needs the JoinRoom
+# held for a minute: possible only under message_delay=unbounded (the adversarial profile).
 JOIN_HELD_PAST_GRACE = [S(step="connect", region="france"),
-                        S(step="switch_region", to="cloud-livekit"),
                         S(step="deliver", conn="mobile/ws1", msg="GlassesConnect", pod=0,
                           to="server"),
+                        S(step="fire"), S(step="switch_region", to="cloud-livekit"),
                         S(step="deliver", conn="mobile/ws1", msg="ConnClosed", to="server"),
-                        S(step="tick", ms=601_000), S(step="settle")]
+                        S(step="tick", ms=61_000), S(step="settle")]
 
 
 def test_part_7_a_join_answered_after_dispose_leaves_the_room():
-    t = trace(JOIN_HELD_PAST_GRACE, REC, topology="per-region")
+    t = trace(JOIN_HELD_PAST_GRACE, REC, topology="per-region", message_delay="unbounded")
     cfg = runner.config_for(t, REC)
     assert runner.run(t, cfg).violated == []
     cut = attrs.evolve(cfg, seams=FMap.of({k: v for k, v in cfg.seams.items()
@@ -106,6 +128,9 @@ def test_part_7_a_join_answered_after_dispose_leaves_the_room():
     assert r.violated == ["NoZombieBridges"]
     assert r.violations["NoZombieBridges"][1].startswith(
         "france holds no session, yet its bridge is still in room")
+    bounded = trace(JOIN_HELD_PAST_GRACE, REC, topology="per-region")
+    with pytest.raises(TraceError, match="message_delay=bounded"):
+        runner.run(bounded, runner.config_for(bounded, REC))
 
 
 # adversarial timing without its silent close: apps start at once, so cloud-livekit's microphone
@@ -153,3 +178,27 @@ def test_finding_five_switches_in_one_instant_then_a_drop():
     assert r.violated == ["GraceKeepsAudio"]
     with pytest.raises(TraceError, match="human_paced_switches"):
         replay(PILE_UP, REC, app_start="instant")
+
+
+# the reference profile (docs/fixes.md, "What it does not fix"): the phone's automatic reconnect to
+# cloud-livekit opens a socket at the moment the user switches back to france; france's socket then
+# drops. cloud-livekit sees the reconnect's GlassesConnect before its close and, a reconnection,
+# joins at once: its JoinRoom kicks france's bridge during france's grace period.
+RECONNECT_MEETS_SWITCH = [
+    S(step="connect", region="france"), S(step="settle"), S(step="switch_region", to="cloud-livekit"),
+    S(step="deliver", conn="mobile/ws1", to="server"),
+    S(step="deliver", conn="mobile/ws5", to="server", pod=0), S(step="ws_drop"),
+    S(step="deliver", conn="mobile/ws5", to="client"), S(step="deliver", conn="mobile/ws5", to="server"),
+    S(step="fire"), S(step="fire"), S(step="switch_region", to="france"),
+    S(step="deliver", conn="mobile/ws7", to="server", pod=0), S(step="ws_drop"), S(step="settle")]
+
+
+def test_finding_a_reconnect_that_meets_a_switch_kicks_a_dropped_sockets_bridge():
+    r = replay(RECONNECT_MEETS_SWITCH, REC)
+    assert r.violated == ["GraceKeepsAudio"]
+    assert r.violations["GraceKeepsAudio"][1].startswith("france's bridge (PA_shared_1) left")
+    # the kick comes from the JoinRoom cloud-livekit sent for the abandoned reconnect socket
+    joins = [e for e in r.log if e.party == "region:cloud-livekit" and "JoinRoom(" in e.text]
+    assert len(joins) == 1
+    # one bridge identity per user: under per-region deployments nobody shares france's room
+    assert replay(RECONNECT_MEETS_SWITCH, REC, topology="per-region").violated == []

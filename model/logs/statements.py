@@ -169,7 +169,9 @@ SILENT = ("mic_packet", "mic", "audio_received", "grpc_down", "bridge_reconnecti
           # log statement, if any, the facts do not give
           "ack_lost", "apps_started", "bridge_map_deleted", "ensure_bridge_skipped",
           "grpc_connect_refused", "grpc_connect_skipped", "grpc_rejoin_refused",
-          "grpc_status_disposed", "grpc_stream_refused", "mic_changed", "stale_ws_closed")
+          "grpc_status_disposed", "grpc_stream_refused", "mic_changed", "stale_ws_closed",
+          # the recommended fix's own guard (a proposal, fixes/recommended.py part 3): no real log
+          "livekit_init_skipped")
 """Model events no statement maps: per-packet events (the real code does not log each packet),
 the SDKs' internal resume steps, a pod restart, and calls, guards or skipped retries whose log
 statement the facts do not give. Among the latter: the ACK sent to a closed socket
@@ -178,7 +180,8 @@ map entry deleted by a stream's defer (`service.go:304-329`), `ensureBridgeConne
 `isConnecting()` skip (`LiveKitManager.ts:258-264`), `connect()`'s disposed and connecting guards
 (`LiveKitGrpcClient.ts:131-140`), `rejoin()` and `startAudioStream` on a disposed client (l.245,
 771-774; the exception reaches the caller's catch), `getStatus()`'s `client_disposed` answer, the
-MicrophoneManager debounce (`MicrophoneManager.ts:79-145`), and a stale socket's close."""
+MicrophoneManager debounce (`MicrophoneManager.ts:79-145`), a stale socket's close, and the
+recommended fix's skipped LiveKit init (a proposal, so no real statement exists)."""
 
 LEVELS = {"debug": 20, "info": 30, "warn": 40, "error": 50, "fatal": 60}
 
