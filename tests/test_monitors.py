@@ -91,13 +91,17 @@ def _selected_away(log, region):
 
 
 def _bridge_sid_at(log, index, bridge_pid):
-    present = None
+    """The bridge's participant at log[index], unless its pod's session began dispose() after
+    it joined (the bridge is then leaving: it serves no later drop)."""
+    present, retiring = None, False
     for x in log[:index]:
         if x.kind == "participant_joined" and x.get("client") == bridge_pid:
-            present = x.get("sid")
+            present, retiring = x.get("sid"), False
         elif x.kind == "participant_left" and x.get("sid") == present:
             present = None
-    return present
+        elif x.kind == "dispose_start" and "bridge:" + x.party.split(":", 1)[1] == bridge_pid:
+            retiring = present is not None
+    return None if retiring else present
 
 
 def old_witnesses(log):

@@ -175,6 +175,29 @@ def test_grace_keeps_audio():
     assert r.world.monitors.grace.windows == ()
 
 
+BACK_AS_GRACE_ENDS = [
+    {"step": "connect", "region": "cloud-debug"}, {"step": "settle"},
+    {"step": "switch_region", "to": "france"}, {"step": "settle"},
+    {"step": "advance", "seconds": 54},
+    {"step": "fire", "timer": "grace", "party": "region:cloud-debug"},
+    {"step": "switch_region", "to": "cloud-debug"},
+    {"step": "deliver", "conn": "mobile/ws9", "to": "server", "pod": 0},
+    {"step": "ws_drop"}, {"step": "settle"}]
+
+
+def test_grace_keeps_audio_ignores_a_bridge_already_leaving():
+    """cloud-debug's grace ends and dispose() sends its bridge away; the user comes back at that
+    moment and the new session's socket drops before the LeaveRoom lands. The bridge present at
+    the drop was leaving already: no window opens on it (docs/properties.md)."""
+    r = replay(BACK_AS_GRACE_ENDS, fixes=["recommended"], topology="per-region")
+    kinds = [e.kind for e in r.log if e.party == "region:cloud-debug"]
+    assert kinds.count("session_created") == 2 and kinds.index("dispose_start") < len(kinds) - 1
+    assert r.violated == [] and r.world.monitors.grace.windows == ()
+    left = [e for e in r.log if e.kind == "participant_left" and e.get("reason") ==
+            "CLIENT_INITIATED" and e.get("client") == "bridge:cloud-debug"]
+    assert left, "the old session's bridge left after the drop"
+
+
 def test_witnesses_can_be_seen_and_missed():
     none = replay([{"step": "connect", "region": "cloud-debug"}])
     assert none.witnesses == {"AudioFlowsThroughLiveKit": False, "RegionSwitchCompletes": False,

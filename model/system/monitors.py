@@ -68,6 +68,8 @@ class GraceWatch:
     windows: tuple = ()                 # Window, in drop order
     away: frozenset = frozenset()       # regions the user selected away from since their
                                         # session last attached a socket
+    retiring: frozenset = frozenset()   # bridge parties whose present participant belongs to a
+                                        # session whose dispose() has begun: it is leaving
 
     def violation(self) -> Window | None:
         return next((x for x in self.windows if x.violated), None)
@@ -77,14 +79,22 @@ def _grace_update(g: GraceWatch, e: LogEntry, cfg) -> GraceWatch:
     kind = e.kind
     if kind == "participant_joined":
         client = e.get("client", "")
-        return attrs.evolve(g, present=g.present.set(client, e.get("sid"))) \
+        return attrs.evolve(g, present=g.present.set(client, e.get("sid")),
+                            retiring=g.retiring - {client}) \
             if client.startswith("bridge:") else g
+    if kind == "dispose_start":
+        # grace is over for that pod's session: its bridge is told to leave (LiveKitManager's
+        # dispose), so it serves no later drop at that pod
+        bridge_pid = "bridge:" + e.party.split(":", 1)[1]
+        return attrs.evolve(g, retiring=g.retiring | {bridge_pid}) \
+            if bridge_pid in g.present else g
     if kind == "participant_left":
         sid = e.get("sid")
         present = g.present
         for bridge_pid, s in g.present.items():
             if s == sid:
                 present = present.delete(bridge_pid)
+                g = attrs.evolve(g, retiring=g.retiring - {bridge_pid})
         windows = tuple(attrs.evolve(x, left=(e.t, e.get("reason")))
                         if x.present == sid and x.left is None and not x.violated else x
                         for x in g.windows)
@@ -118,7 +128,7 @@ def _grace_update(g: GraceWatch, e: LogEntry, cfg) -> GraceWatch:
             and _region_of(e.party) not in g.away:
         bridge_pid = "bridge:" + e.party.split(":", 1)[1]
         sid = g.present.get(bridge_pid)
-        if sid is not None:
+        if sid is not None and bridge_pid not in g.retiring:
             windows.append(Window(e.party, e.get("session"), e.t, sid))
     return _prune(attrs.evolve(g, windows=tuple(windows)))
 
@@ -197,6 +207,7 @@ UPDATES: dict[str, Callable] = {
     "ws_closed": _grace,
     "session_reconnected": _grace,
     "session_created": _grace,
+    "dispose_start": _grace,
 }
 """Log kind -> the monitor update it drives. Every other kind leaves the monitors as they are."""
 
