@@ -17,7 +17,6 @@ property, 1 when one did, 2 on bad input.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
@@ -31,6 +30,7 @@ from model.properties import properties as P  # noqa: E402
 from model.system import actions as A  # noqa: E402
 from model.system import world as W  # noqa: E402
 from model.system.config import PROFILES, ConfigError, assumptions_for  # noqa: E402
+from model.usage import Parser, UsageError  # noqa: E402
 
 EXCLUDED = (A.GrpcStreamErrors, A.LiveKitSignalLost)
 """The `switching` environment's exclusions (`model/engines/driver.py`, ENVIRONMENTS)."""
@@ -68,13 +68,17 @@ def walk(cfg, rng: random.Random, length: int) -> tuple[list, dict]:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = Parser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fix", default="recommended")
     ap.add_argument("--profile", action="append", default=[],
                     help="assumption profile (repeatable; default: every one)")
     ap.add_argument("--walks", type=int, default=400)
     ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args(argv)
+    try:
+        args = ap.parse_args(argv)
+    except UsageError as e:
+        print(f"random_walks: {e}", file=sys.stderr)
+        return 2
     try:
         profiles = args.profile or list(PROFILES)
         cfgs = {p: make_config([args.fix], p) for p in profiles}
