@@ -24,6 +24,7 @@ from model.system.messages import Resumed, TimerFired, name_of
 from model.system.monitors import LogEntry, Monitors, update as monitor
 from model.system.network import Network
 from model.system.parties.party import Ctx, bridge_party, conn_owner, livekit_party, region_party, split
+from model.system.frozen import evolve
 
 MODULES = {"mobile": mobile, "region": region, "bridge": bridge, "livekit": livekit}
 
@@ -106,11 +107,11 @@ class _Run:
     def logged(self, pid: str, kind: str, text: str, data: tuple = ()) -> LogEntry:
         """A log line: the monitors see it now; the caller puts it in a Record."""
         entry = LogEntry(self.w.now, pid, kind, text, data)
-        self.w = attrs.evolve(self.w, monitors=monitor(self.w.monitors, entry, self.cfg))
+        self.w = evolve(self.w, monitors=monitor(self.w.monitors, entry, self.cfg))
         return entry
 
     def set_party(self, pid: str, state: Any) -> None:
-        self.w = attrs.evolve(self.w, parties=self.w.parties.set(pid, state))
+        self.w = evolve(self.w, parties=self.w.parties.set(pid, state))
 
     def alive(self, pid: str) -> bool:
         return getattr(self.w.parties.get(pid), "alive", True)
@@ -133,23 +134,23 @@ class _Run:
             w = self.w
             if isinstance(e, Send):
                 net, sent = w.net.send(e.conn, pid, e.msg)
-                self.w = attrs.evolve(w, net=net)
+                self.w = evolve(w, net=net)
                 if sent:
                     self.rec("send", pid, name_of(e.msg))
             elif isinstance(e, Open):
                 self.open(pid, e)
             elif isinstance(e, Close):
-                self.w = attrs.evolve(w, net=w.net.close(
+                self.w = evolve(w, net=w.net.close(
                     e.conn, pid, e.error, notify_unrouted=not self.cfg.a("silent_close")))
             elif isinstance(e, SetTimer):
-                self.w = attrs.evolve(w, clock=w.clock.set(pid, e.name, e.delay, e.key))
+                self.w = evolve(w, clock=w.clock.set(pid, e.name, e.delay, e.key))
             elif isinstance(e, CancelTimer):
-                self.w = attrs.evolve(w, clock=w.clock.cancel(pid, e.name, e.key))
+                self.w = evolve(w, clock=w.clock.cancel(pid, e.name, e.key))
             elif isinstance(e, Await):
                 local = f"{conn_owner(w.parties[pid], pid)}/{'cpu' if e.prompt else 'local'}"
                 net = w.net if local in w.net.conns else w.net.open(local, "local", pid, pid, pid)
                 net, _ = net.send(local, pid, Resumed(e.tag))
-                self.w = attrs.evolve(w, net=net)
+                self.w = evolve(w, net=net)
             elif isinstance(e, Log):
                 self.rec("log", pid, e.text, kind_=e.kind,
                          entry=self.logged(pid, e.kind, e.text, e.data))
@@ -160,10 +161,10 @@ class _Run:
 
     def open(self, pid: str, e: Open) -> None:
         net = self.w.net.open(e.conn, e.kind, pid, e.to)
-        self.w = attrs.evolve(self.w, net=net)
+        self.w = evolve(self.w, net=net)
         cut_off = e.kind == "signal" and self.w.unreachable.get(pid, -1) > self.w.now
         if cut_off or (not e.to.startswith("region:") and not self.alive(e.to)):
-            self.w = attrs.evolve(self.w, net=self.w.net.fail(e.conn, notify_server=False))
+            self.w = evolve(self.w, net=self.w.net.fail(e.conn, notify_server=False))
 
     def crash(self, pid: str, reason: str) -> None:
         """The bridge panics; start.sh stops the pod's cloud process too (cloud/start.sh:57-62)."""
@@ -173,11 +174,11 @@ class _Run:
             net = w.net
             for c in net.conns_of(dead):
                 net = net.fail(c.id)
-            self.w = attrs.evolve(w, net=net, clock=w.clock.cancel_all(dead).set(
+            self.w = evolve(w, net=net, clock=w.clock.cancel_all(dead).set(
                 dead, "restart", self.cfg.timing.pod_restart))
             module = MODULES[split(dead)[0]]
             life = getattr(w.parties[dead], "life", 0) + 1
-            self.set_party(dead, attrs.evolve(module.initial(name, pod, alive=False), life=life))
+            self.set_party(dead, evolve(module.initial(name, pod, alive=False), life=life))
             text = reason if dead == pid else "stopped by start.sh"
             self.rec("crash", dead, text, entry=self.logged(dead, "crash", text))
 
@@ -195,13 +196,13 @@ class _Run:
             if not 0 <= pod < pods:
                 raise Impossible(f"no pod {pod} in {conn.target}")
             server = region_party(conn.target.split(":", 1)[1], pod)
-            self.w = attrs.evolve(self.w, net=self.w.net.route(env.conn, server),
-                                  routes=self.w.routes + 1)
+            self.w = evolve(self.w, net=self.w.net.route(env.conn, server),
+                            routes=self.w.routes + 1)
             if not self.alive(server):
-                self.w = attrs.evolve(self.w, net=self.w.net.fail(env.conn, notify_server=False))
+                self.w = evolve(self.w, net=self.w.net.fail(env.conn, notify_server=False))
                 return
             conn = self.w.net.conn(env.conn)
-        self.w = attrs.evolve(self.w, net=self.w.net.pop(env))
+        self.w = evolve(self.w, net=self.w.net.pop(env))
         receiver = self.w.net.receiver(env)
         sender = conn.client if env.to_server else conn.server
         self.rec("deliver", receiver, name_of(env.msg), peer=sender, conn=env.conn)
@@ -211,12 +212,12 @@ class _Run:
         timer = self.w.clock.next()
         if timer is None:
             raise Impossible("no timer is pending")
-        self.w = attrs.evolve(self.w, clock=self.w.clock.pop(timer))
+        self.w = evolve(self.w, clock=self.w.clock.pop(timer))
         if timer.name == "restart":
             name, pod = split(timer.party)[1:]
             module = MODULES[split(timer.party)[0]]
             life = getattr(self.w.parties[timer.party], "life", 0)
-            self.set_party(timer.party, attrs.evolve(module.initial(name, pod), life=life))
+            self.set_party(timer.party, evolve(module.initial(name, pod), life=life))
             self.rec("fire", timer.party, timer.name,
                      entry=self.logged(timer.party, "restart", "pod restarted"))
             return
@@ -229,7 +230,7 @@ class _Run:
         target = self.w.now + ms
         while (t := self.w.clock.next()) is not None and t.due <= target:
             self.fire()
-        self.w = attrs.evolve(self.w, clock=attrs.evolve(self.w.clock, now=target))
+        self.w = evolve(self.w, clock=evolve(self.w.clock, now=target))
 
 
 def _fault_conn(w: World, cfg: Config, a) -> str:
@@ -288,10 +289,10 @@ def step_verbose(w: World, action, cfg: Config) -> tuple[World, list[Record]]:
     elif isinstance(action, (GlassesSocketDrops, GrpcStreamErrors, LiveKitSignalLost)):
         conn = _fault_conn(w, cfg, action)
         run.rec("fault", "network", f"{type(action).__name__}: {conn} fails")
-        run.w = attrs.evolve(run.w, net=run.w.net.fail(conn))
+        run.w = evolve(run.w, net=run.w.net.fail(conn))
         if isinstance(action, LiveKitSignalLost):
             until = w.now + action.seconds * 1000
-            run.w = attrs.evolve(run.w, unreachable=run.w.unreachable.set(action.participant, until))
+            run.w = evolve(run.w, unreachable=run.w.unreachable.set(action.participant, until))
     else:
         raise Impossible(f"unknown action {action!r}")
     return run.w, run.records
@@ -395,4 +396,4 @@ def advance(w: World, ms: int, cfg: Config, on_step=None) -> World:
         if t is None or t.due > target:
             break
         w = _do(w, ClockFiresTimer(), cfg, on_step)
-    return attrs.evolve(w, clock=attrs.evolve(w.clock, now=max(w.now, target)))
+    return evolve(w, clock=evolve(w.clock, now=max(w.now, target)))
