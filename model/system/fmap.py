@@ -34,7 +34,11 @@ class FMap:
         raise KeyError(key)
 
     def set(self, key: Any, value: Any) -> "FMap":
-        d = dict(self.items_)
+        items = self.items_
+        for i, (k, _) in enumerate(items):
+            if k == key:       # the key keeps its place: no sorting
+                return FMap(items[:i] + ((k, value),) + items[i + 1:])
+        d = dict(items)
         d[key] = value
         return FMap.of(d)
 
