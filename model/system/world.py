@@ -95,10 +95,17 @@ def initial(cfg: Config) -> World:
 # --- effects ------------------------------------------------------------------------------------
 
 class _Run:
-    """Carries a world through one step while collecting records."""
+    """Carries a world through one step while collecting records. The world's parts are kept
+    apart while the step runs (one World is built at the end, `world`, not one per effect)."""
 
     def __init__(self, w: World, cfg: Config):
-        self.w, self.cfg, self.records = w, cfg, []
+        self.cfg, self.records = cfg, []
+        self.clock, self.net, self.parties = w.clock, w.net, w.parties
+        self.monitors, self.routes, self.unreachable = w.monitors, w.routes, w.unreachable
+
+    def world(self) -> World:
+        return World(self.clock, self.net, self.parties, self.monitors, self.routes,
+                     self.unreachable)
 
     def rec(self, kind: str, party: str, text: str, peer: str = "", entry: LogEntry | None = None,
             **data: Any) -> None:
@@ -106,51 +113,49 @@ class _Run:
 
     def logged(self, pid: str, kind: str, text: str, data: tuple = ()) -> LogEntry:
         """A log line: the monitors see it now; the caller puts it in a Record."""
-        entry = LogEntry(self.w.now, pid, kind, text, data)
-        self.w = evolve(self.w, monitors=monitor(self.w.monitors, entry, self.cfg))
+        entry = LogEntry(self.clock.now, pid, kind, text, data)
+        self.monitors = monitor(self.monitors, entry, self.cfg)
         return entry
 
     def set_party(self, pid: str, state: Any) -> None:
-        self.w = evolve(self.w, parties=self.w.parties.set(pid, state))
+        self.parties = self.parties.set(pid, state)
 
     def alive(self, pid: str) -> bool:
-        return getattr(self.w.parties.get(pid), "alive", True)
+        return getattr(self.parties.get(pid), "alive", True)
 
     def dispatch(self, pid: str, conn, msg) -> None:
         module = MODULES[split(pid)[0]]
-        ctx = Ctx(self.w.now, self.cfg, pid)
-        state, effects = module.handle(self.w.parties[pid], conn, msg, ctx)
+        ctx = Ctx(self.clock.now, self.cfg, pid)
+        state, effects = module.handle(self.parties[pid], conn, msg, ctx)
         self.set_party(pid, state)
         self.apply(pid, effects)
 
     def stimulate(self, pid: str, fn, *args) -> None:
-        ctx = Ctx(self.w.now, self.cfg, pid)
-        state, effects = fn(self.w.parties[pid], *args, ctx)
+        ctx = Ctx(self.clock.now, self.cfg, pid)
+        state, effects = fn(self.parties[pid], *args, ctx)
         self.set_party(pid, state)
         self.apply(pid, effects)
 
     def apply(self, pid: str, effects: list) -> None:
         for e in effects:
-            w = self.w
             if isinstance(e, Send):
-                net, sent = w.net.send(e.conn, pid, e.msg)
-                self.w = evolve(w, net=net)
+                self.net, sent = self.net.send(e.conn, pid, e.msg)
                 if sent:
                     self.rec("send", pid, name_of(e.msg))
             elif isinstance(e, Open):
                 self.open(pid, e)
             elif isinstance(e, Close):
-                self.w = evolve(w, net=w.net.close(
-                    e.conn, pid, e.error, notify_unrouted=not self.cfg.a("silent_close")))
+                self.net = self.net.close(e.conn, pid, e.error,
+                                          notify_unrouted=not self.cfg.a("silent_close"))
             elif isinstance(e, SetTimer):
-                self.w = evolve(w, clock=w.clock.set(pid, e.name, e.delay, e.key))
+                self.clock = self.clock.set(pid, e.name, e.delay, e.key)
             elif isinstance(e, CancelTimer):
-                self.w = evolve(w, clock=w.clock.cancel(pid, e.name, e.key))
+                self.clock = self.clock.cancel(pid, e.name, e.key)
             elif isinstance(e, Await):
-                local = f"{conn_owner(w.parties[pid], pid)}/{'cpu' if e.prompt else 'local'}"
-                net = w.net if local in w.net.conns else w.net.open(local, "local", pid, pid, pid)
-                net, _ = net.send(local, pid, Resumed(e.tag))
-                self.w = evolve(w, net=net)
+                local = f"{conn_owner(self.parties[pid], pid)}/{'cpu' if e.prompt else 'local'}"
+                net = self.net if local in self.net.conns else self.net.open(local, "local", pid,
+                                                                             pid, pid)
+                self.net, _ = net.send(local, pid, Resumed(e.tag))
             elif isinstance(e, Log):
                 self.rec("log", pid, e.text, kind_=e.kind,
                          entry=self.logged(pid, e.kind, e.text, e.data))
@@ -160,63 +165,61 @@ class _Run:
                 raise TypeError(f"{pid} returned {e!r}")
 
     def open(self, pid: str, e: Open) -> None:
-        net = self.w.net.open(e.conn, e.kind, pid, e.to)
-        self.w = evolve(self.w, net=net)
-        cut_off = e.kind == "signal" and self.w.unreachable.get(pid, -1) > self.w.now
+        self.net = self.net.open(e.conn, e.kind, pid, e.to)
+        cut_off = e.kind == "signal" and self.unreachable.get(pid, -1) > self.clock.now
         if cut_off or (not e.to.startswith("region:") and not self.alive(e.to)):
-            self.w = evolve(self.w, net=self.w.net.fail(e.conn, notify_server=False))
+            self.net = self.net.fail(e.conn, notify_server=False)
 
     def crash(self, pid: str, reason: str) -> None:
         """The bridge panics; start.sh stops the pod's cloud process too (cloud/start.sh:57-62)."""
         name, pod = split(pid)[1:]
         for dead in (pid, region_party(name, pod)):
-            w = self.w
-            net = w.net
+            net = self.net
             for c in net.conns_of(dead):
                 net = net.fail(c.id)
-            self.w = evolve(w, net=net, clock=w.clock.cancel_all(dead).set(
-                dead, "restart", self.cfg.timing.pod_restart))
+            self.net = net
+            self.clock = self.clock.cancel_all(dead).set(dead, "restart",
+                                                         self.cfg.timing.pod_restart)
             module = MODULES[split(dead)[0]]
-            life = getattr(w.parties[dead], "life", 0) + 1
+            life = getattr(self.parties[dead], "life", 0) + 1
             self.set_party(dead, evolve(module.initial(name, pod, alive=False), life=life))
             text = reason if dead == pid else "stopped by start.sh"
             self.rec("crash", dead, text, entry=self.logged(dead, "crash", text))
 
     # --- actions ----------------------------------------------------------------------------
     def deliver(self, a: NetworkDelivers) -> None:
-        env = next((h for h in self.w.net.heads() if (h.conn, h.to_server) == (a.conn, a.to_server)),
+        env = next((h for h in self.net.heads() if (h.conn, h.to_server) == (a.conn, a.to_server)),
                    None)
         if env is None:
             raise Impossible(f"nothing to deliver on {a.conn} towards the "
                              f"{'server' if a.to_server else 'client'}")
-        conn = self.w.net.conn(env.conn)
+        conn = self.net.conn(env.conn)
         if a.to_server and not conn.server:
             pods = self.cfg.a("pods_per_region")
-            pod = a.pod if a.pod is not None else self.w.routes % pods
+            pod = a.pod if a.pod is not None else self.routes % pods
             if not 0 <= pod < pods:
                 raise Impossible(f"no pod {pod} in {conn.target}")
             server = region_party(conn.target.split(":", 1)[1], pod)
-            self.w = evolve(self.w, net=self.w.net.route(env.conn, server),
-                            routes=self.w.routes + 1)
+            self.net, self.routes = self.net.route(env.conn, server), self.routes + 1
             if not self.alive(server):
-                self.w = evolve(self.w, net=self.w.net.fail(env.conn, notify_server=False))
+                self.net = self.net.fail(env.conn, notify_server=False)
                 return
-            conn = self.w.net.conn(env.conn)
-        self.w = evolve(self.w, net=self.w.net.pop(env))
-        receiver = self.w.net.receiver(env)
+            conn = self.net.conn(env.conn)
+        self.net = self.net.pop(env)
+        receiver = self.net.receiver(env)
         sender = conn.client if env.to_server else conn.server
         self.rec("deliver", receiver, name_of(env.msg), peer=sender, conn=env.conn)
         self.dispatch(receiver, conn, env.msg)
 
     def fire(self) -> None:
-        timer = self.w.clock.next()
+        timer = self.clock.next()
         if timer is None:
             raise Impossible("no timer is pending")
-        self.w = evolve(self.w, clock=self.w.clock.pop(timer))
+        self.clock = self.clock.pop(timer)
         if timer.name == "restart":
             name, pod = split(timer.party)[1:]
             module = MODULES[split(timer.party)[0]]
-            life = getattr(self.w.parties[timer.party], "life", 0)
+            life = getattr(self.parties[timer.party], "life", 0)
             self.set_party(timer.party, evolve(module.initial(name, pod), life=life))
             self.rec("fire", timer.party, timer.name,
                      entry=self.logged(timer.party, "restart", "pod restarted"))
@@ -227,10 +230,10 @@ class _Run:
     def advance(self, ms: int) -> None:
         if ms <= 0:
             raise Impossible("time advances by a positive amount")
-        target = self.w.now + ms
-        while (t := self.w.clock.next()) is not None and t.due <= target:
+        target = self.clock.now + ms
+        while (t := self.clock.next()) is not None and t.due <= target:
             self.fire()
-        self.w = evolve(self.w, clock=evolve(self.w.clock, now=target))
+        self.clock = evolve(self.clock, now=target)
 
 
 def _fault_conn(w: World, cfg: Config, a) -> str:
@@ -289,13 +292,13 @@ def step_verbose(w: World, action, cfg: Config) -> tuple[World, list[Record]]:
     elif isinstance(action, (GlassesSocketDrops, GrpcStreamErrors, LiveKitSignalLost)):
         conn = _fault_conn(w, cfg, action)
         run.rec("fault", "network", f"{type(action).__name__}: {conn} fails")
-        run.w = evolve(run.w, net=run.w.net.fail(conn))
+        run.net = run.net.fail(conn)
         if isinstance(action, LiveKitSignalLost):
             until = w.now + action.seconds * 1000
-            run.w = evolve(run.w, unreachable=run.w.unreachable.set(action.participant, until))
+            run.unreachable = run.unreachable.set(action.participant, until)
     else:
         raise Impossible(f"unknown action {action!r}")
-    return run.w, run.records
+    return run.world(), run.records
 
 
 def step(w: World, action, cfg: Config) -> World:
