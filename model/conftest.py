@@ -207,6 +207,13 @@ def full_matrix() -> list[str]:
     return [f"{fs}@{p}#{env}" for env in D.ENVIRONMENTS for fs in fixes.known() for p in PROFILES]
 
 
+def _in_order(records: list, keys: list, key_of) -> list:
+    """`records` in the order their tests were collected (`keys`; any other after, as they came):
+    what the run stores and prints does not depend on which xdist worker finished first."""
+    place = {k: i for i, k in enumerate(keys)}
+    return sorted(records, key=lambda r: place.get(key_of(r), len(place)))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Merge this run's cells into results/ (model/outputs/results.py), mark what is missing, print."""
     if hasattr(config, "workerinput"):    # an xdist worker: the controller writes, once
@@ -221,6 +228,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             write(f"interrupted before any cell finished: {out}/ is unchanged")
         return
     sel: Selection = config._handover
+    cells = _in_order(cells, _SELECTED["cells"], R.cell_key)
+    corpus = _in_order(corpus, _SELECTED["corpus"], R.corpus_key)
     from model import test_corpus
     run = R.new_run("pytest " + " ".join(config.invocation_params.args),
                     {"profile": sel.profile, "mode": sel.mode, "budget": sel.budget},
