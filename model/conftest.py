@@ -136,6 +136,7 @@ _SELECTED: dict[str, list] = {"cells": [], "corpus": []}
 """The cell and corpus keys this run selected (after -k/deselection), from the collected ids."""
 
 CELL_TEST, CORPUS_TEST = "test_fix_set_under_profile", "test_fix_introduces_no_violation"
+WITNESS_TEST = "test_baseline_shows_every_witness"
 
 
 def pytest_configure(config):
@@ -155,6 +156,14 @@ def _note_selected(nodeids) -> None:
         elif name.endswith("::" + CORPUS_TEST):
             corpus.append(param[:-1])
     _SELECTED.update(cells=cells, corpus=corpus)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The longest test first (the witness test, a few seconds), the cells next, the corpus
+    replays (hundredths of a second each) last, so that under xdist the two workers finish
+    together rather than one waiting on a long test dealt out at the end."""
+    rank = {WITNESS_TEST: 0, CORPUS_TEST: 2}
+    items.sort(key=lambda item: rank.get(item.name.partition("[")[0], 1))
 
 
 def pytest_collection_finish(session):
