@@ -70,9 +70,10 @@ def _checks(prop: str) -> tuple:
     return check, quiet
 
 
-def _replay_step(w: W.World, armed: bool, i: int, step: dict, cfg: Config, checks: tuple
-                 ) -> tuple[W.World, bool, tuple[int, str] | None]:
-    """`first_violation`'s step `i`: (world after it, armed, (i, detail) if `prop` broke)."""
+def _replay_step(w: W.World, armed: bool, i: int, step: dict, cfg: Config, checks: tuple,
+                 enabled=None) -> tuple[W.World, bool, tuple[int, str] | None]:
+    """`first_violation`'s step `i`: (world after it, armed, (i, detail) if `prop` broke);
+    `enabled` as for `_require_enabled`."""
     check, quiet = checks
     if step["step"] == "switch_region":
         armed = True
@@ -85,7 +86,7 @@ def _replay_step(w: W.World, armed: bool, i: int, step: dict, cfg: Config, check
                 hit.append(d)
 
     try:
-        _require_enabled(w, step, cfg)
+        _require_enabled(w, step, cfg, enabled)
         w = apply_step(w, step, cfg, observe if check is not None else None)
     except (W.Impossible, ProtocolError, RuntimeError) as e:
         raise TraceError(f"step {i + 1} ({step['step']}): {e}") from None
@@ -118,6 +119,12 @@ class _Node:
     error: str | None = None
     end: tuple | None | bool = False        # `_at_end` once computed (False: not yet)
     children: dict = attrs.Factory(dict)
+    enabled: list | None = None             # `world.enabled` here, once a step needed it
+
+    def enabled_here(self, cfg: Config) -> list:
+        if self.enabled is None:
+            self.enabled = W.enabled(self.world, cfg)
+        return self.enabled
 
 
 class Replays:
@@ -138,7 +145,8 @@ class Replays:
             if child is None:
                 try:
                     w, armed, found = _replay_step(node.world, node.armed, i, step, self.cfg,
-                                                   self.checks)
+                                                   self.checks,
+                                                   lambda n=node: n.enabled_here(self.cfg))
                     child = _Node(w, armed, found)
                 except TraceError as e:
                     child = _Node(None, error=str(e))
@@ -177,17 +185,19 @@ def first_error(steps: list[dict], cfg: Config, error: str) -> int | None:
     return None
 
 
-def _require_enabled(w: W.World, step: dict, cfg: Config) -> None:
+def _require_enabled(w: W.World, step: dict, cfg: Config, enabled=None) -> None:
     """A candidate may only take actions the driver could have taken: `world.step` itself accepts
-    some that `world.enabled` does not offer (selecting the region already selected)."""
+    some that `world.enabled` does not offer (selecting the region already selected). `enabled()`,
+    when given, returns `world.enabled(w, cfg)` (kept by the caller)."""
     action = action_of(step)
     if action is None:
         return
+    enabled = W.enabled(w, cfg) if enabled is None else enabled()
     if isinstance(action, NetworkDelivers) and action.pod is None:   # canonical routing
-        heads = {(a.conn, a.to_server) for a in W.enabled(w, cfg) if isinstance(a, NetworkDelivers)}
+        heads = {(a.conn, a.to_server) for a in enabled if isinstance(a, NetworkDelivers)}
         if (action.conn, action.to_server) in heads:
             return
-    if action not in W.enabled(w, cfg):
+    if action not in enabled:
         raise W.Impossible(f"{step['step']} is not enabled here")
 
 
