@@ -25,7 +25,10 @@ class FMap:
         return default
 
     def __contains__(self, key: Any) -> bool:
-        return any(k == key for k, _ in self.items_)
+        for k, _ in self.items_:
+            if k == key:
+                return True
+        return False
 
     def __getitem__(self, key: Any) -> Any:
         for k, v in self.items_:
