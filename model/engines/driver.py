@@ -271,7 +271,7 @@ class HandoverMachine(RuleBasedStateMachine):
             self.inside.append(action)
             self.check_safety(world)
         try:
-            self.world = run(self.world, *args, self.cfg, on_step)
+            self.world = run(self.world, *args, self.cfg, on_step, records=False)
         except Violation:
             raise
         except MODEL_ERRORS as exc:

@@ -87,7 +87,7 @@ def _replay_step(w: W.World, armed: bool, i: int, step: dict, cfg: Config, check
 
     try:
         _require_enabled(w, step, cfg, enabled)
-        w = apply_step(w, step, cfg, observe if check is not None else None)
+        w = apply_step(w, step, cfg, observe if check is not None else None, records=False)
     except (W.Impossible, ProtocolError, RuntimeError) as e:
         raise TraceError(f"step {i + 1} ({step['step']}): {e}") from None
     if hit:

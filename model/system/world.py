@@ -68,7 +68,8 @@ class World:
         return self.parties["mobile"]
 
     def of_kind(self, kind: str) -> list[tuple[str, Any]]:
-        return [(pid, s) for pid, s in self.parties.items() if pid.startswith(kind + ":")]
+        prefix = kind + ":"
+        return [(pid, s) for pid, s in self.parties.items_ if pid.startswith(prefix)]
 
 
 @attrs.frozen
@@ -95,11 +96,12 @@ def initial(cfg: Config) -> World:
 # --- effects ------------------------------------------------------------------------------------
 
 class _Run:
-    """Carries a world through one step while collecting records. The world's parts are kept
-    apart while the step runs (one World is built at the end, `world`, not one per effect)."""
+    """Carries a world through one step while collecting records (unless `keep` is false: nobody
+    reads them). The world's parts are kept apart while the step runs (one World is built at the
+    end, `world`, not one per effect)."""
 
-    def __init__(self, w: World, cfg: Config):
-        self.cfg, self.records = cfg, []
+    def __init__(self, w: World, cfg: Config, keep: bool = True):
+        self.cfg, self.records, self.keep = cfg, [], keep
         self.clock, self.net, self.parties = w.clock, w.net, w.parties
         self.monitors, self.routes, self.unreachable = w.monitors, w.routes, w.unreachable
 
@@ -109,7 +111,8 @@ class _Run:
 
     def rec(self, kind: str, party: str, text: str, peer: str = "", entry: LogEntry | None = None,
             **data: Any) -> None:
-        self.records.append(Record(kind, party, text, peer, tuple(sorted(data.items())), entry))
+        if self.keep:
+            self.records.append(Record(kind, party, text, peer, tuple(sorted(data.items())), entry))
 
     def logged(self, pid: str, kind: str, text: str, data: tuple = ()) -> LogEntry:
         """A log line: the monitors see it now; the caller puts it in a Record."""
@@ -275,8 +278,10 @@ def _fault_target(w: World, a) -> str | None:
     return s.lk
 
 
-def step_verbose(w: World, action, cfg: Config) -> tuple[World, list[Record]]:
-    run = _Run(w, cfg)
+def step_verbose(w: World, action, cfg: Config, records: bool = True
+                 ) -> tuple[World, list[Record]]:
+    """The world after `action` and what the step did (no records when `records` is false)."""
+    run = _Run(w, cfg, records)
     if isinstance(action, NetworkDelivers):
         run.deliver(action)
     elif isinstance(action, ClockFiresTimer):
@@ -313,7 +318,7 @@ def step_verbose(w: World, action, cfg: Config) -> tuple[World, list[Record]]:
 
 
 def step(w: World, action, cfg: Config) -> World:
-    return step_verbose(w, action, cfg)[0]
+    return step_verbose(w, action, cfg, records=False)[0]
 
 
 def enabled(w: World, cfg: Config) -> list:
@@ -355,8 +360,8 @@ _ADVANCES = tuple(ClockAdvances(ms) for ms in ADVANCE_MS)
 MAX_STEPS = 20_000
 
 
-def _do(w: World, action, cfg: Config, on_step) -> World:
-    w, recs = step_verbose(w, action, cfg)
+def _do(w: World, action, cfg: Config, on_step, records: bool = True) -> World:
+    w, recs = step_verbose(w, action, cfg, records and on_step is not None)
     if on_step is not None:
         on_step(action, w, recs)
     return w
@@ -370,14 +375,15 @@ def canonical_head(w: World):
     return (prompt or heads or [None])[0]
 
 
-def deliver_all(w: World, cfg: Config, on_step=None) -> World:
+def deliver_all(w: World, cfg: Config, on_step=None, records: bool = True) -> World:
     """Deliver every message in flight in the canonical order (`canonical_head`), with canonical
-    routing. `on_step(action, world, records)` observes each micro step."""
+    routing. `on_step(action, world, records)` observes each micro step (`records` false: an
+    observer that does not read them gets none)."""
     for _ in range(MAX_STEPS):
         head = canonical_head(w)
         if head is None:
             return w
-        w = _do(w, NetworkDelivers(head.conn, head.to_server), cfg, on_step)
+        w = _do(w, NetworkDelivers(head.conn, head.to_server), cfg, on_step, records)
     raise RuntimeError("messages kept flowing without end")
 
 
@@ -390,25 +396,25 @@ def quiescent(w: World) -> bool:
     return w.net.idle() and not short_timer_pending(w)
 
 
-def settle(w: World, cfg: Config, on_step=None) -> World:
+def settle(w: World, cfg: Config, on_step=None, records: bool = True) -> World:
     """Run fault-free to quiescence: deliver everything; while an activity timer is pending, fire
     the earliest timer (whatever its kind, so time stays in order); repeat."""
     for _ in range(MAX_STEPS):
-        w = deliver_all(w, cfg, on_step)
+        w = deliver_all(w, cfg, on_step, records)
         if not short_timer_pending(w):
             return w
-        w = _do(w, ClockFiresTimer(), cfg, on_step)
+        w = _do(w, ClockFiresTimer(), cfg, on_step, records)
     raise RuntimeError("the system does not settle")
 
 
-def advance(w: World, ms: int, cfg: Config, on_step=None) -> World:
+def advance(w: World, ms: int, cfg: Config, on_step=None, records: bool = True) -> World:
     """Time passes while the system runs normally: messages are delivered as they are sent and
     timers fire when due; the clock ends `ms` later."""
     target = w.now + ms
     for _ in range(MAX_STEPS):
-        w = deliver_all(w, cfg, on_step)
+        w = deliver_all(w, cfg, on_step, records)
         t = w.clock.next()
         if t is None or t.due > target:
             break
-        w = _do(w, ClockFiresTimer(), cfg, on_step)
+        w = _do(w, ClockFiresTimer(), cfg, on_step, records)
     return evolve(w, clock=evolve(w.clock, now=max(w.now, target)))
