@@ -98,14 +98,16 @@ def initial(cfg: Config) -> World:
 class _Run:
     """Carries a world through one step while collecting records (unless `keep` is false: nobody
     reads them). The world's parts are kept apart while the step runs (one World is built at the
-    end, `world`, not one per effect)."""
+    end, `w`, not one per effect)."""
 
     def __init__(self, w: World, cfg: Config, keep: bool = True):
         self.cfg, self.records, self.keep = cfg, [], keep
         self.clock, self.net, self.parties = w.clock, w.net, w.parties
         self.monitors, self.routes, self.unreachable = w.monitors, w.routes, w.unreachable
 
-    def world(self) -> World:
+    @property
+    def w(self) -> World:
+        """The world as the step has left it so far."""
         return World(self.clock, self.net, self.parties, self.monitors, self.routes,
                      self.unreachable)
 
@@ -314,7 +316,7 @@ def step_verbose(w: World, action, cfg: Config, records: bool = True
             run.unreachable = run.unreachable.set(action.participant, until)
     else:
         raise Impossible(f"unknown action {action!r}")
-    return run.world(), run.records
+    return run.w, run.records
 
 
 def step(w: World, action, cfg: Config) -> World:
