@@ -37,16 +37,20 @@ class FMap:
         raise KeyError(key)
 
     def set(self, key: Any, value: Any) -> "FMap":
+        """The map with `key` -> `value`: an existing key keeps its place; a new one goes where
+        `FMap.of` would sort it (after the keys whose repr is not greater), with no re-sorting."""
         items = self.items_
-        for i, (k, _) in enumerate(items):
-            if k == key:       # the key keeps its place: no sorting
-                return FMap(items[:i] + ((k, value),) + items[i + 1:])
-        d = dict(items)
-        d[key] = value
-        return FMap.of(d)
+        for i, kv in enumerate(items):
+            if kv[0] == key:
+                return FMap(items[:i] + ((kv[0], value),) + items[i + 1:])
+        rk = repr(key)
+        for i, kv in enumerate(items):
+            if repr(kv[0]) > rk:
+                return FMap(items[:i] + ((key, value),) + items[i:])
+        return FMap(items + ((key, value),))
 
     def delete(self, key: Any) -> "FMap":
-        return FMap.of({k: v for k, v in self.items_ if k != key})
+        return FMap(tuple(kv for kv in self.items_ if kv[0] != key))     # still sorted
 
     def keys(self) -> list:
         return [k for k, _ in self.items_]
