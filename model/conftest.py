@@ -136,6 +136,7 @@ _SELECTED: dict[str, list] = {"cells": [], "corpus": []}
 """The cell and corpus keys this run selected (after -k/deselection), from the collected ids."""
 
 CELL_TEST, CORPUS_TEST = "test_fix_set_under_profile", "test_fix_introduces_no_violation"
+WITNESS_TEST = "test_baseline_shows_every_witness"
 
 
 def pytest_configure(config):
@@ -155,6 +156,14 @@ def _note_selected(nodeids) -> None:
         elif name.endswith("::" + CORPUS_TEST):
             corpus.append(param[:-1])
     _SELECTED.update(cells=cells, corpus=corpus)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The longest test first (the witness test, a few seconds), the cells next, the corpus
+    replays (hundredths of a second each) last, so that under xdist the two workers finish
+    together rather than one waiting on a long test dealt out at the end."""
+    rank = {WITNESS_TEST: 0, CORPUS_TEST: 2}
+    items.sort(key=lambda item: rank.get(item.name.partition("[")[0], 1))
 
 
 def pytest_collection_finish(session):
@@ -207,6 +216,13 @@ def full_matrix() -> list[str]:
     return [f"{fs}@{p}#{env}" for env in D.ENVIRONMENTS for fs in fixes.known() for p in PROFILES]
 
 
+def _in_order(records: list, keys: list, key_of) -> list:
+    """`records` in the order their tests were collected (`keys`; any other after, as they came):
+    what the run stores and prints does not depend on which xdist worker finished first."""
+    place = {k: i for i, k in enumerate(keys)}
+    return sorted(records, key=lambda r: place.get(key_of(r), len(place)))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Merge this run's cells into results/ (model/outputs/results.py), mark what is missing, print."""
     if hasattr(config, "workerinput"):    # an xdist worker: the controller writes, once
@@ -221,6 +237,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             write(f"interrupted before any cell finished: {out}/ is unchanged")
         return
     sel: Selection = config._handover
+    cells = _in_order(cells, _SELECTED["cells"], R.cell_key)
+    corpus = _in_order(corpus, _SELECTED["corpus"], R.corpus_key)
     from model import test_corpus
     run = R.new_run("pytest " + " ".join(config.invocation_params.args),
                     {"profile": sel.profile, "mode": sel.mode, "budget": sel.budget},

@@ -122,12 +122,15 @@ def run(trace: Trace, cfg: Config | None = None, stop_at_violation: bool = False
     return Result(trace, cfg, w, results, violations, P.witnesses(w))
 
 
-def apply_step(w: W.World, step: dict, cfg: Config, observe=None) -> W.World:
+def apply_step(w: W.World, step: dict, cfg: Config, observe=None, records: bool = True
+               ) -> W.World:
+    """The world after `step`; `observe(action, world, records)` sees every micro step (with no
+    records when `records` is false)."""
     kind = step["step"]
     if kind == "settle":
-        return W.settle(w, cfg, observe)
+        return W.settle(w, cfg, observe, records)
     if kind == "advance":
-        return W.advance(w, int(step["seconds"] * 1000), cfg, observe)
+        return W.advance(w, int(step["seconds"] * 1000), cfg, observe, records)
     action = action_of(step)
     if kind == "fire" and (step.get("timer") or step.get("party")):
         t = w.clock.next()
@@ -140,7 +143,7 @@ def apply_step(w: W.World, step: dict, cfg: Config, observe=None) -> W.World:
         if head is not None and type(head.msg).__name__ != step["msg"]:
             raise W.Impossible(f"the next message on {step['conn']} is "
                                f"{type(head.msg).__name__}, not {step['msg']}")
-    w2, recs = W.step_verbose(w, action, cfg)
+    w2, recs = W.step_verbose(w, action, cfg, records and observe is not None)
     if observe is not None:
         observe(action, w2, recs)
     return w2

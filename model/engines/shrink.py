@@ -16,6 +16,11 @@ Passes, repeated until none makes progress or the replay budget is spent:
    the trace already has), or by `settle`: a road the found trace did not take. Deleting alone
    cannot turn `connect, switch, settle, switch back, settle` into the shorter `connect, switch,
    mic off, settle` (docs/performance.md, "The truth for the shrinker").
+
+Candidates share long prefixes with the best trace so far, so a shrink replays through `Replays`: the
+world after each prefix is kept (worlds are values) and a candidate replays only the steps after
+the prefix it shares with one replayed before. Every candidate still counts against the replay
+budget, so what is tried, and the result, are those of replaying each candidate from the start.
 """
 from __future__ import annotations
 
@@ -47,39 +52,122 @@ def first_violation(steps: list[dict], cfg: Config, prop: str,
     """(index of the step, detail) where `prop` is first violated when `steps` are replayed, the
     way `runner.run` checks it; None if it holds. With `after_switch`, only violations after the
     first `switch_region` step count. Raises TraceError when the steps cannot be replayed."""
-    w = W.initial(cfg)
+    checks = _checks(prop)
+    w, armed = W.initial(cfg), not after_switch
+    for i, step in enumerate(steps):
+        w, armed, found = _replay_step(w, armed, i, step, cfg, checks)
+        if found is not None:
+            return found
+    return _at_end(w, armed, len(steps), cfg, checks)
+
+
+def _checks(prop: str) -> tuple:
+    """(safety check, quiescence check) of `prop`, either None; KeyError for an unknown name."""
     check = {**P.SAFETY, **P.DIAGNOSTIC_SAFETY}.get(prop)
     quiet = {**P.QUIESCENT, **P.DIAGNOSTIC_QUIESCENT}.get(prop)
     if check is None and quiet is None:
         raise KeyError(prop)
-    armed = not after_switch
+    return check, quiet
+
+
+def _replay_step(w: W.World, armed: bool, i: int, step: dict, cfg: Config, checks: tuple,
+                 enabled=None) -> tuple[W.World, bool, tuple[int, str] | None]:
+    """`first_violation`'s step `i`: (world after it, armed, (i, detail) if `prop` broke);
+    `enabled` as for `_require_enabled`."""
+    check, quiet = checks
+    if step["step"] == "switch_region":
+        armed = True
     hit: list[str] = []
 
     def observe(action, world, records):
-        if armed and check is not None and not hit:
+        if armed and not hit:
             d = check(world, cfg)
             if d:
                 hit.append(d)
 
-    for i, step in enumerate(steps):
-        if step["step"] == "switch_region":
-            armed = True
-        try:
-            _require_enabled(w, step, cfg)
-            w = apply_step(w, step, cfg, observe if check is not None else None)
-        except (W.Impossible, ProtocolError, RuntimeError) as e:
-            raise TraceError(f"step {i + 1} ({step['step']}): {e}") from None
-        if hit:
-            return i, hit[0]
-        if armed and quiet is not None and step["step"] == "settle" and W.quiescent(w):
-            d = quiet(w, cfg)
-            if d:
-                return i, d
-    if armed and quiet is not None and steps and W.quiescent(w):
+    try:
+        _require_enabled(w, step, cfg, enabled)
+        w = apply_step(w, step, cfg, observe if check is not None else None, records=False)
+    except (W.Impossible, ProtocolError, RuntimeError) as e:
+        raise TraceError(f"step {i + 1} ({step['step']}): {e}") from None
+    if hit:
+        return w, armed, (i, hit[0])
+    if armed and quiet is not None and step["step"] == "settle" and W.quiescent(w):
         d = quiet(w, cfg)
         if d:
-            return len(steps) - 1, d
+            return w, armed, (i, d)
+    return w, armed, None
+
+
+def _at_end(w: W.World, armed: bool, n: int, cfg: Config, checks: tuple) -> tuple[int, str] | None:
+    """After the last of `n` steps, none violating: the quiescence check of a quiescent end."""
+    quiet = checks[1]
+    if armed and quiet is not None and n and W.quiescent(w):
+        d = quiet(w, cfg)
+        if d:
+            return n - 1, d
     return None
+
+
+@attrs.define(eq=False)
+class _Node:
+    """The replay of one prefix: the world after it (and whether the property is armed), or how
+    the prefix ended (a violation at a step, or a TraceError); `children` by the next step."""
+    world: W.World | None
+    armed: bool = False
+    found: tuple | None = None
+    error: str | None = None
+    end: tuple | None | bool = False        # `_at_end` once computed (False: not yet)
+    children: dict = attrs.Factory(dict)
+    enabled: list | None = None             # `world.enabled` here, once a step needed it
+
+    def enabled_here(self, cfg: Config) -> list:
+        if self.enabled is None:
+            self.enabled = W.enabled(self.world, cfg)
+        return self.enabled
+
+
+class Replays:
+    """`first_violation` for many candidates that share prefixes. The world is a value and a step
+    is pure (`model.system.world`), so the replay of a prefix is kept in a tree and the next
+    candidate with that prefix replays only the steps after it; the answers (violation, None or
+    TraceError) are those `first_violation` gives."""
+
+    def __init__(self, cfg: Config, prop: str, after_switch: bool = False):
+        self.cfg, self.checks = cfg, _checks(prop)
+        self.root = _Node(W.initial(cfg), not after_switch)
+
+    def first_violation(self, steps: list[dict]) -> tuple[int, str] | None:
+        node = self.root
+        for i, step in enumerate(steps):
+            key = _freeze(step)
+            child = node.children.get(key)
+            if child is None:
+                try:
+                    w, armed, found = _replay_step(node.world, node.armed, i, step, self.cfg,
+                                                   self.checks,
+                                                   lambda n=node: n.enabled_here(self.cfg))
+                    child = _Node(w, armed, found)
+                except TraceError as e:
+                    child = _Node(None, error=str(e))
+                node.children[key] = child
+            node = child
+            if node.error is not None:
+                raise TraceError(node.error)
+            if node.found is not None:
+                return node.found
+        if node.end is False:
+            node.end = _at_end(node.world, node.armed, len(steps), self.cfg, self.checks)
+        return node.end
+
+    def world_after(self, steps: list[dict]) -> W.World | None:
+        """The world after `steps` when they were replayed without a violation, else None."""
+        node = self.root
+        for step in steps:
+            node = node.children.get(_freeze(step))
+            if node is None or node.world is None or node.found is not None:
+                return None
+        return node.world
 
 
 def first_error(steps: list[dict], cfg: Config, error: str) -> int | None:
@@ -97,17 +185,19 @@ def first_error(steps: list[dict], cfg: Config, error: str) -> int | None:
     return None
 
 
-def _require_enabled(w: W.World, step: dict, cfg: Config) -> None:
+def _require_enabled(w: W.World, step: dict, cfg: Config, enabled=None) -> None:
     """A candidate may only take actions the driver could have taken: `world.step` itself accepts
-    some that `world.enabled` does not offer (selecting the region already selected)."""
+    some that `world.enabled` does not offer (selecting the region already selected). `enabled()`,
+    when given, returns `world.enabled(w, cfg)` (kept by the caller)."""
     action = action_of(step)
     if action is None:
         return
+    enabled = W.enabled(w, cfg) if enabled is None else enabled()
     if isinstance(action, NetworkDelivers) and action.pod is None:   # canonical routing
-        heads = {(a.conn, a.to_server) for a in W.enabled(w, cfg) if isinstance(a, NetworkDelivers)}
+        heads = {(a.conn, a.to_server) for a in enabled if isinstance(a, NetworkDelivers)}
         if (action.conn, action.to_server) in heads:
             return
-    if action not in W.enabled(w, cfg):
+    if action not in enabled:
         raise W.Impossible(f"{step['step']} is not enabled here")
 
 
@@ -127,15 +217,30 @@ class Shrinker:
     accepted: int = 0
     error: bool = False             # shrink a model error rather than a property violation
     max_class: str | None = None    # keep the class (model.engines.classify) no more contrived than this
+    _tree: Replays | None = attrs.field(default=None, init=False, repr=False)
+    _classes: dict = attrs.field(factory=dict, init=False, repr=False)   # steps -> class
+
+    def replays_tree(self) -> Replays:
+        """The replays of this shrink, sharing prefixes (`Replays`)."""
+        if self._tree is None:
+            self._tree = Replays(self.cfg, self.prop, self.after_switch)
+        return self._tree
 
     def predicate(self, steps: list[dict]) -> int | None:
         if self.error:
             return first_error(steps, self.cfg, self.prop)
         try:
-            found = first_violation(steps, self.cfg, self.prop, self.after_switch)
+            found = self.replays_tree().first_violation(steps)
         except TraceError:
             return None
         return None if found is None else found[0]
+
+    def _class(self, steps: list[dict]) -> str:
+        from model.engines import classify
+        key = tuple(_freeze(s) for s in steps)
+        if key not in self._classes:
+            self._classes[key] = classify.classify(steps, self.cfg)
+        return self._classes[key]
 
     def test(self, steps: list[dict]) -> list[dict] | None:
         """The steps cut right after the failure, or None if they no longer show it."""
@@ -148,7 +253,7 @@ class Shrinker:
         if self.max_class is not None:
             from model.engines import classify
             rank = list(classify.CLASSES)
-            if rank.index(classify.classify(steps[:found + 1], self.cfg)) > rank.index(self.max_class):
+            if rank.index(self._class(steps[:found + 1])) > rank.index(self.max_class):
                 return None
         return steps[:found + 1]
 
@@ -228,12 +333,14 @@ class Shrinker:
         if self.replays >= self.max_replays:
             raise _Budget
         self.replays += 1
-        w = W.initial(self.cfg)
-        try:
-            for step in prefix:
-                w = apply_step(w, step, self.cfg)
-        except (W.Impossible, ProtocolError, RuntimeError, TraceError):
-            return []
+        w = None if self.error else self.replays_tree().world_after(prefix)
+        if w is None:
+            w = W.initial(self.cfg)
+            try:
+                for step in prefix:
+                    w = apply_step(w, step, self.cfg)
+            except (W.Impossible, ProtocolError, RuntimeError, TraceError):
+                return []
         out = []
         for a in W.enabled(w, self.cfg):
             if not isinstance(a, (NetworkDelivers, ClockFiresTimer)):

@@ -33,14 +33,19 @@ def bridge_presences(w: W.World) -> dict[tuple[str, str], set]:
     """(deployment, room) -> the bridge processes present there: the server lists one of their
     connections, or their SDK still believes it is connected (CONNECTED or RECONNECTING)."""
     out: dict[tuple[str, str], set] = {}
-    for dep, room, p in server_participants(w):
-        if p.client.startswith("bridge:"):
-            out.setdefault((dep, room), set()).add(p.client)
+    for pid, lk in w.of_kind("livekit"):
+        for room in lk.rooms.values():
+            for p in room.participants.values():
+                if p.client.startswith("bridge:"):
+                    out.setdefault((lk.deployment, room.name), set()).add(p.client)
     for pid, b in w.of_kind("bridge"):
         for s in b.all.values():
-            if s.phase in (bridge.LinkPhase.CONNECTED, bridge.LinkPhase.RECONNECTING):
+            if s.phase in _PRESENT:
                 out.setdefault((s.url, s.room), set()).add(pid)
     return out
+
+
+_PRESENT = (bridge.LinkPhase.CONNECTED, bridge.LinkPhase.RECONNECTING)
 
 
 def bridge_in_room(w: W.World, bridge_pid: str) -> bool:
@@ -72,12 +77,12 @@ def one_bridge_per_room_strict(w: W.World, cfg: Config) -> str | None:
 
 
 def _two_bridges(w: W.World) -> str | None:
-    for (dep, room), conns in sorted(bridge_presences(w).items()):
-        if len(conns) > 1:
-            owners = sorted(conns)
-            return (f"{len(conns)} bridge participants in room {room} on {dep} at "
-                    f"t={w.now / 1000:g}s: {', '.join(owners)}")
-    return None
+    shared = [(where, conns) for where, conns in bridge_presences(w).items() if len(conns) > 1]
+    if not shared:
+        return None
+    (dep, room), conns = min(shared, key=lambda x: x[0])     # the first in sorted order
+    return (f"{len(conns)} bridge participants in room {room} on {dep} at "
+            f"t={w.now / 1000:g}s: {', '.join(sorted(conns))}")
 
 
 def active_pod(w: W.World) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+from model.system.frozen import evolve
 
 
 @attrs.frozen
@@ -29,21 +30,21 @@ class Clock:
         rest = tuple(t for t in self.cancel(party, name, key).timers)
         timer = Timer(self.now + delay, self.seq, party, name, key)
         timers = tuple(sorted(rest + (timer,), key=lambda t: (t.due, t.seq)))
-        return attrs.evolve(self, timers=timers, seq=self.seq + 1)
+        return evolve(self, timers=timers, seq=self.seq + 1)
 
     def cancel(self, party: str, name: str, key: Any = None) -> "Clock":
-        return attrs.evolve(self, timers=tuple(
+        return evolve(self, timers=tuple(
             t for t in self.timers if not (t.party == party and t.name == name and t.key == key)))
 
     def cancel_all(self, party: str) -> "Clock":
-        return attrs.evolve(self, timers=tuple(t for t in self.timers if t.party != party))
+        return evolve(self, timers=tuple(t for t in self.timers if t.party != party))
 
     def next(self) -> Timer | None:
         return self.timers[0] if self.timers else None
 
     def pop(self, timer: Timer) -> "Clock":
-        return attrs.evolve(self, now=max(self.now, timer.due),
-                            timers=tuple(t for t in self.timers if t.seq != timer.seq))
+        return evolve(self, now=max(self.now, timer.due),
+                      timers=tuple(t for t in self.timers if t.seq != timer.seq))
 
     def pending(self, party: str, name: str, key: Any = None) -> bool:
         return any(t.party == party and t.name == name and t.key == key for t in self.timers)

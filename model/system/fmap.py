@@ -25,7 +25,10 @@ class FMap:
         return default
 
     def __contains__(self, key: Any) -> bool:
-        return any(k == key for k, _ in self.items_)
+        for k, _ in self.items_:
+            if k == key:
+                return True
+        return False
 
     def __getitem__(self, key: Any) -> Any:
         for k, v in self.items_:
@@ -34,12 +37,20 @@ class FMap:
         raise KeyError(key)
 
     def set(self, key: Any, value: Any) -> "FMap":
-        d = dict(self.items_)
-        d[key] = value
-        return FMap.of(d)
+        """The map with `key` -> `value`: an existing key keeps its place; a new one goes where
+        `FMap.of` would sort it (after the keys whose repr is not greater), with no re-sorting."""
+        items = self.items_
+        for i, kv in enumerate(items):
+            if kv[0] == key:
+                return FMap(items[:i] + ((kv[0], value),) + items[i + 1:])
+        rk = repr(key)
+        for i, kv in enumerate(items):
+            if repr(kv[0]) > rk:
+                return FMap(items[:i] + ((key, value),) + items[i:])
+        return FMap(items + ((key, value),))
 
     def delete(self, key: Any) -> "FMap":
-        return FMap.of({k: v for k, v in self.items_ if k != key})
+        return FMap(tuple(kv for kv in self.items_ if kv[0] != key))     # still sorted
 
     def keys(self) -> list:
         return [k for k, _ in self.items_]

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import attrs
 
 from model.system.fmap import FMap
+from model.system.frozen import evolve
 
 
 @attrs.frozen
@@ -79,14 +80,14 @@ def _grace_update(g: GraceWatch, e: LogEntry, cfg) -> GraceWatch:
     kind = e.kind
     if kind == "participant_joined":
         client = e.get("client", "")
-        return attrs.evolve(g, present=g.present.set(client, e.get("sid")),
-                            retiring=g.retiring - {client}) \
+        return evolve(g, present=g.present.set(client, e.get("sid")),
+                      retiring=g.retiring - {client}) \
             if client.startswith("bridge:") else g
     if kind == "dispose_start":
         # grace is over for that pod's session: its bridge is told to leave (LiveKitManager's
         # dispose), so it serves no later drop at that pod
         bridge_pid = "bridge:" + e.party.split(":", 1)[1]
-        return attrs.evolve(g, retiring=g.retiring | {bridge_pid}) \
+        return evolve(g, retiring=g.retiring | {bridge_pid}) \
             if bridge_pid in g.present else g
     if kind == "participant_left":
         sid = e.get("sid")
@@ -94,11 +95,11 @@ def _grace_update(g: GraceWatch, e: LogEntry, cfg) -> GraceWatch:
         for bridge_pid, s in g.present.items():
             if s == sid:
                 present = present.delete(bridge_pid)
-                g = attrs.evolve(g, retiring=g.retiring - {bridge_pid})
-        windows = tuple(attrs.evolve(x, left=(e.t, e.get("reason")))
+                g = evolve(g, retiring=g.retiring - {bridge_pid})
+        windows = tuple(evolve(x, left=(e.t, e.get("reason")))
                         if x.present == sid and x.left is None and not x.violated else x
                         for x in g.windows)
-        return _prune(attrs.evolve(g, present=present, windows=windows))
+        return _prune(evolve(g, present=present, windows=windows))
     if kind == "select_region":
         # the user chose another region: the drop is no longer a blip the grace period bridges,
         # and that region's bridge must take the user's room (one bridge identity per user)
@@ -106,9 +107,9 @@ def _grace_update(g: GraceWatch, e: LogEntry, cfg) -> GraceWatch:
         if not frm or frm == to:
             return g
         windows = tuple(x for x in g.windows if x.violated or _region_of(x.party) == to)
-        return _prune(attrs.evolve(g, windows=windows, away=g.away | {frm}))
+        return _prune(evolve(g, windows=windows, away=g.away | {frm}))
     if kind in ("session_created", "session_reconnected"):
-        g = attrs.evolve(g, away=g.away - {_region_of(e.party)})
+        g = evolve(g, away=g.away - {_region_of(e.party)})
         if kind == "session_created":
             return g
     # ws_closed / session_reconnected of one session at one pod
@@ -119,7 +120,7 @@ def _grace_update(g: GraceWatch, e: LogEntry, cfg) -> GraceWatch:
             windows.append(x)
         elif kind == "session_reconnected" and x.reconnected is None:
             if e.t - x.dropped <= cfg.timing.grace:
-                windows.append(attrs.evolve(x, reconnected=e.t))
+                windows.append(evolve(x, reconnected=e.t))
             # else: reconnected too late; the drop is not one the property is about
         elif kind == "session_reconnected":
             windows.append(x)               # a later reconnection does not end the window
@@ -130,7 +131,7 @@ def _grace_update(g: GraceWatch, e: LogEntry, cfg) -> GraceWatch:
         sid = g.present.get(bridge_pid)
         if sid is not None and bridge_pid not in g.retiring:
             windows.append(Window(e.party, e.get("session"), e.t, sid))
-    return _prune(attrs.evolve(g, windows=tuple(windows)))
+    return _prune(evolve(g, windows=tuple(windows)))
 
 
 def _region_of(party: str) -> str:
@@ -140,7 +141,7 @@ def _region_of(party: str) -> str:
 
 def _prune(g: GraceWatch) -> GraceWatch:
     first = next((i for i, x in enumerate(g.windows) if x.violated), None)
-    return g if first is None else attrs.evolve(g, windows=g.windows[:first + 1])
+    return g if first is None else evolve(g, windows=g.windows[:first + 1])
 
 
 # --- all monitors -------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ class Monitors:
 
 def _first(field: str) -> Callable:
     def keep(m: Monitors, e: LogEntry, cfg) -> Monitors:
-        return m if getattr(m, field) is not None else attrs.evolve(m, **{field: e})
+        return m if getattr(m, field) is not None else evolve(m, **{field: e})
     return keep
 
 
@@ -167,12 +168,12 @@ def _crash(m: Monitors, e: LogEntry, cfg) -> Monitors:
 
 
 def _audio(m: Monitors, e: LogEntry, cfg) -> Monitors:
-    return attrs.evolve(m, audio_via_livekit=True) \
+    return evolve(m, audio_via_livekit=True) \
         if e.get("via") == "livekit" and not m.audio_via_livekit else m
 
 
 def _select(m: Monitors, e: LogEntry, cfg) -> Monitors:
-    return attrs.evolve(m, switching_to=e.get("to")) \
+    return evolve(m, switching_to=e.get("to")) \
         if e.get("frm") and not m.switch_completed else m
 
 
@@ -182,17 +183,17 @@ def _select_and_grace(m: Monitors, e: LogEntry, cfg) -> Monitors:
 
 def _ack(m: Monitors, e: LogEntry, cfg) -> Monitors:
     if m.switching_to and e.get("region") == m.switching_to:
-        return attrs.evolve(m, switch_completed=True, switching_to=None)
+        return evolve(m, switch_completed=True, switching_to=None)
     return m
 
 
 def _disposed(m: Monitors, e: LogEntry, cfg) -> Monitors:
-    return m if m.session_disposed else attrs.evolve(m, session_disposed=True)
+    return m if m.session_disposed else evolve(m, session_disposed=True)
 
 
 def _grace(m: Monitors, e: LogEntry, cfg) -> Monitors:
     g = _grace_update(m.grace, e, cfg)
-    return m if g == m.grace else attrs.evolve(m, grace=g)
+    return m if g == m.grace else evolve(m, grace=g)
 
 
 UPDATES: dict[str, Callable] = {

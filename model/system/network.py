@@ -19,6 +19,7 @@ import attrs
 
 from model.system.fmap import FMap
 from model.system.messages import ConnClosed
+from model.system.frozen import evolve
 
 
 @attrs.frozen
@@ -77,14 +78,14 @@ class Network:
 
     def _enqueue(self, cid: str, to_server: bool, msg: Any, now: int = 0) -> "Network":
         env = Envelope(self.seq, cid, to_server, msg, now)
-        return attrs.evolve(self, inflight=self.inflight + (env,), seq=self.seq + 1)
+        return evolve(self, inflight=self.inflight + (env,), seq=self.seq + 1)
 
     def open(self, cid: str, kind: str, client: str, target: str, server: str = "") -> "Network":
         if cid in self.conns:
             raise RuntimeError(f"connection {cid} opened twice")
         conn = Conn(cid, kind, client, server or ("" if target.startswith("region:") else target),
                     target)
-        return attrs.evolve(self, conns=self.conns.set(cid, conn))
+        return evolve(self, conns=self.conns.set(cid, conn))
 
     def send(self, cid: str, sender: str, msg: Any, now: int = 0) -> tuple["Network", bool]:
         """Queue `msg` (sent at `now`); returns False (nothing queued) when the connection is
@@ -96,10 +97,10 @@ class Network:
 
     def route(self, cid: str, server: str) -> "Network":
         conn = self.conns[cid]
-        return attrs.evolve(self, conns=self.conns.set(cid, attrs.evolve(conn, server=server)))
+        return evolve(self, conns=self.conns.set(cid, evolve(conn, server=server)))
 
     def pop(self, env: Envelope) -> "Network":
-        return attrs.evolve(self, inflight=tuple(e for e in self.inflight if e.seq != env.seq))
+        return evolve(self, inflight=tuple(e for e in self.inflight if e.seq != env.seq))
 
     def close(self, cid: str, closer: str, error: bool = False,
               notify_unrouted: bool = True, now: int = 0) -> "Network":
@@ -111,7 +112,7 @@ class Network:
         conn = self.conns[cid]
         if not conn.open:
             return self
-        net = attrs.evolve(self, conns=self.conns.set(cid, attrs.evolve(conn, open=False)))
+        net = evolve(self, conns=self.conns.set(cid, evolve(conn, open=False)))
         if conn.kind == "local" or (not conn.server and not notify_unrouted):
             return net
         return net._enqueue(cid, closer == conn.client, ConnClosed(error=error), now)
@@ -121,8 +122,8 @@ class Network:
         conn = self.conns[cid]
         kept = tuple(e for e in self.inflight
                      if e.conn != cid or isinstance(e.msg, ConnClosed))
-        net = attrs.evolve(self, inflight=kept,
-                           conns=self.conns.set(cid, attrs.evolve(conn, open=False)))
+        net = evolve(self, inflight=kept,
+                     conns=self.conns.set(cid, evolve(conn, open=False)))
         if not conn.open:
             return net
         net = net._enqueue(cid, False, ConnClosed(error=True), now)

@@ -13,20 +13,28 @@ The library error differs between server series (go-jose in 1.9.x, golang-jwt v5
 """
 from __future__ import annotations
 
+import functools
+
 import attrs
 import jwt
 
 EPOCH = 1_760_702_400
 """Model time 0 in Unix seconds: 2025-10-17T12:00:00Z, the day of the report."""
 
+CACHED = 4096
+"""Tokens minted, parsed and checked are pure functions of their arguments: the last this many of
+each are kept (a `pytest model/` cell mints and validates the same tokens thousands of times)."""
+
 
 def unix_seconds(now_ms: int) -> int:
     return EPOCH + now_ms // 1000
 
 
+@functools.lru_cache(maxsize=CACHED)
 def mint(key: str, secret: str, identity: str, room: str, now_ms: int, ttl_ms: int,
          **grant_extra: bool) -> str:
-    """A join token: `iss` key, `sub` identity, `nbf` now, `exp` now + ttl, `video` grant."""
+    """A join token: `iss` key, `sub` identity, `nbf` now, `exp` now + ttl, `video` grant (the
+    same arguments give the same token, so tokens are kept: `CACHED`)."""
     now = unix_seconds(now_ms)
     video = {"roomJoin": True, "room": room, "canPublish": True, "canSubscribe": True,
              "canPublishData": True, **grant_extra}
@@ -111,8 +119,24 @@ def short(text: str) -> str:
 
 
 def claims_of(token: str) -> dict:
-    """The claims without any check (for narratives and for the live replay's re-minting)."""
+    """The claims without any check (for narratives and for the live replay's re-minting); a
+    copy the caller may change."""
+    return {k: dict(v) if isinstance(v, dict) else v for k, v in _claims(token).items()}
+
+
+@functools.lru_cache(maxsize=CACHED)
+def _claims(token: str) -> dict:
     return jwt.decode(token, options={"verify_signature": False})
+
+
+@functools.lru_cache(maxsize=CACHED)
+def _signed_by(token: str, secret: str) -> bool:
+    try:
+        jwt.decode(token, secret, algorithms=["HS256"], options={"verify_exp": False,
+                                                                 "verify_nbf": False})
+    except jwt.PyJWTError:
+        return False
+    return True
 
 
 def validate(token: str, keys: dict, now_ms: int, leeway_ms: int, room: str | None = None) -> Verdict:
@@ -124,10 +148,7 @@ def validate(token: str, keys: dict, now_ms: int, leeway_ms: int, room: str | No
     key = claims.get("iss", "")
     if key not in keys:
         return Verdict(False, INVALID_API_KEY, refusal_text(INVALID_API_KEY, token, key))
-    try:
-        jwt.decode(token, keys[key], algorithms=["HS256"], options={"verify_exp": False,
-                                                                    "verify_nbf": False})
-    except jwt.PyJWTError:
+    if not _signed_by(token, keys[key]):
         return Verdict(False, BAD_SIGNATURE, refusal_text(BAD_SIGNATURE, token))
     now = unix_seconds(now_ms)
     leeway = leeway_ms // 1000

@@ -24,6 +24,7 @@ from model.system.messages import Resumed, TimerFired, name_of
 from model.system.monitors import LogEntry, Monitors, update as monitor
 from model.system.network import Network
 from model.system.parties.party import Ctx, bridge_party, conn_owner, livekit_party, region_party, split
+from model.system.frozen import evolve
 
 MODULES = {"mobile": mobile, "region": region, "bridge": bridge, "livekit": livekit}
 
@@ -67,7 +68,8 @@ class World:
         return self.parties["mobile"]
 
     def of_kind(self, kind: str) -> list[tuple[str, Any]]:
-        return [(pid, s) for pid, s in self.parties.items() if pid.startswith(kind + ":")]
+        prefix = kind + ":"
+        return [(pid, s) for pid, s in self.parties.items_ if pid.startswith(prefix)]
 
 
 @attrs.frozen
@@ -94,63 +96,72 @@ def initial(cfg: Config) -> World:
 # --- effects ------------------------------------------------------------------------------------
 
 class _Run:
-    """Carries a world through one step while collecting records."""
+    """Carries a world through one step while collecting records (unless `keep` is false: nobody
+    reads them). The world's parts are kept apart while the step runs (one World is built at the
+    end, `w`, not one per effect)."""
 
-    def __init__(self, w: World, cfg: Config):
-        self.w, self.cfg, self.records = w, cfg, []
+    def __init__(self, w: World, cfg: Config, keep: bool = True):
+        self.cfg, self.records, self.keep = cfg, [], keep
+        self.clock, self.net, self.parties = w.clock, w.net, w.parties
+        self.monitors, self.routes, self.unreachable = w.monitors, w.routes, w.unreachable
+
+    @property
+    def w(self) -> World:
+        """The world as the step has left it so far."""
+        return World(self.clock, self.net, self.parties, self.monitors, self.routes,
+                     self.unreachable)
 
     def rec(self, kind: str, party: str, text: str, peer: str = "", entry: LogEntry | None = None,
             **data: Any) -> None:
-        self.records.append(Record(kind, party, text, peer, tuple(sorted(data.items())), entry))
+        if self.keep:
+            self.records.append(Record(kind, party, text, peer, tuple(sorted(data.items())), entry))
 
     def logged(self, pid: str, kind: str, text: str, data: tuple = ()) -> LogEntry:
         """A log line: the monitors see it now; the caller puts it in a Record."""
-        entry = LogEntry(self.w.now, pid, kind, text, data)
-        self.w = attrs.evolve(self.w, monitors=monitor(self.w.monitors, entry, self.cfg))
+        entry = LogEntry(self.clock.now, pid, kind, text, data)
+        self.monitors = monitor(self.monitors, entry, self.cfg)
         return entry
 
     def set_party(self, pid: str, state: Any) -> None:
-        self.w = attrs.evolve(self.w, parties=self.w.parties.set(pid, state))
+        self.parties = self.parties.set(pid, state)
 
     def alive(self, pid: str) -> bool:
-        return getattr(self.w.parties.get(pid), "alive", True)
+        return getattr(self.parties.get(pid), "alive", True)
 
     def dispatch(self, pid: str, conn, msg) -> None:
         module = MODULES[split(pid)[0]]
-        ctx = Ctx(self.w.now, self.cfg, pid)
-        state, effects = module.handle(self.w.parties[pid], conn, msg, ctx)
+        ctx = Ctx(self.clock.now, self.cfg, pid)
+        state, effects = module.handle(self.parties[pid], conn, msg, ctx)
         self.set_party(pid, state)
         self.apply(pid, effects)
 
     def stimulate(self, pid: str, fn, *args) -> None:
-        ctx = Ctx(self.w.now, self.cfg, pid)
-        state, effects = fn(self.w.parties[pid], *args, ctx)
+        ctx = Ctx(self.clock.now, self.cfg, pid)
+        state, effects = fn(self.parties[pid], *args, ctx)
         self.set_party(pid, state)
         self.apply(pid, effects)
 
     def apply(self, pid: str, effects: list) -> None:
         for e in effects:
-            w = self.w
             if isinstance(e, Send):
-                net, sent = w.net.send(e.conn, pid, e.msg, w.now)
-                self.w = attrs.evolve(w, net=net)
+                self.net, sent = self.net.send(e.conn, pid, e.msg, self.clock.now)
                 if sent:
                     self.rec("send", pid, name_of(e.msg))
             elif isinstance(e, Open):
                 self.open(pid, e)
             elif isinstance(e, Close):
-                self.w = attrs.evolve(w, net=w.net.close(
-                    e.conn, pid, e.error, notify_unrouted=not self.cfg.a("silent_close"),
-                    now=w.now))
+                self.net = self.net.close(e.conn, pid, e.error,
+                                          notify_unrouted=not self.cfg.a("silent_close"),
+                                          now=self.clock.now)
             elif isinstance(e, SetTimer):
-                self.w = attrs.evolve(w, clock=w.clock.set(pid, e.name, e.delay, e.key))
+                self.clock = self.clock.set(pid, e.name, e.delay, e.key)
             elif isinstance(e, CancelTimer):
-                self.w = attrs.evolve(w, clock=w.clock.cancel(pid, e.name, e.key))
+                self.clock = self.clock.cancel(pid, e.name, e.key)
             elif isinstance(e, Await):
-                local = f"{conn_owner(w.parties[pid], pid)}/{'cpu' if e.prompt else 'local'}"
-                net = w.net if local in w.net.conns else w.net.open(local, "local", pid, pid, pid)
-                net, _ = net.send(local, pid, Resumed(e.tag), w.now)
-                self.w = attrs.evolve(w, net=net)
+                local = f"{conn_owner(self.parties[pid], pid)}/{'cpu' if e.prompt else 'local'}"
+                net = self.net if local in self.net.conns else self.net.open(local, "local", pid,
+                                                                             pid, pid)
+                self.net, _ = net.send(local, pid, Resumed(e.tag), self.clock.now)
             elif isinstance(e, Log):
                 self.rec("log", pid, e.text, kind_=e.kind,
                          entry=self.logged(pid, e.kind, e.text, e.data))
@@ -160,69 +171,65 @@ class _Run:
                 raise TypeError(f"{pid} returned {e!r}")
 
     def open(self, pid: str, e: Open) -> None:
-        net = self.w.net.open(e.conn, e.kind, pid, e.to)
-        self.w = attrs.evolve(self.w, net=net)
-        cut_off = e.kind == "signal" and self.w.unreachable.get(pid, -1) > self.w.now
+        self.net = self.net.open(e.conn, e.kind, pid, e.to)
+        cut_off = e.kind == "signal" and self.unreachable.get(pid, -1) > self.clock.now
         if cut_off or (not e.to.startswith("region:") and not self.alive(e.to)):
-            self.w = attrs.evolve(self.w, net=self.w.net.fail(e.conn, notify_server=False,
-                                                                 now=self.w.now))
+            self.net = self.net.fail(e.conn, notify_server=False, now=self.clock.now)
 
     def crash(self, pid: str, reason: str) -> None:
         """The bridge panics; start.sh stops the pod's cloud process too (cloud/start.sh:57-62)."""
         name, pod = split(pid)[1:]
         for dead in (pid, region_party(name, pod)):
-            w = self.w
-            net = w.net
+            net = self.net
             for c in net.conns_of(dead):
-                net = net.fail(c.id, now=w.now)
-            self.w = attrs.evolve(w, net=net, clock=w.clock.cancel_all(dead).set(
-                dead, "restart", self.cfg.timing.pod_restart))
+                net = net.fail(c.id, now=self.clock.now)
+            self.net = net
+            self.clock = self.clock.cancel_all(dead).set(dead, "restart",
+                                                         self.cfg.timing.pod_restart)
             module = MODULES[split(dead)[0]]
-            life = getattr(w.parties[dead], "life", 0) + 1
-            self.set_party(dead, attrs.evolve(module.initial(name, pod, alive=False), life=life))
+            life = getattr(self.parties[dead], "life", 0) + 1
+            self.set_party(dead, evolve(module.initial(name, pod, alive=False), life=life))
             text = reason if dead == pid else "stopped by start.sh"
             self.rec("crash", dead, text, entry=self.logged(dead, "crash", text))
 
     # --- actions ----------------------------------------------------------------------------
     def deliver(self, a: NetworkDelivers) -> None:
-        env = next((h for h in self.w.net.heads() if (h.conn, h.to_server) == (a.conn, a.to_server)),
+        env = next((h for h in self.net.heads() if (h.conn, h.to_server) == (a.conn, a.to_server)),
                    None)
         if env is None:
             raise Impossible(f"nothing to deliver on {a.conn} towards the "
                              f"{'server' if a.to_server else 'client'}")
-        conn = self.w.net.conn(env.conn)
+        conn = self.net.conn(env.conn)
         if a.to_server and not conn.server:
             pods = self.cfg.a("pods_per_region")
-            pod = a.pod if a.pod is not None else self.w.routes % pods
+            pod = a.pod if a.pod is not None else self.routes % pods
             if not 0 <= pod < pods:
                 raise Impossible(f"no pod {pod} in {conn.target}")
             server = region_party(conn.target.split(":", 1)[1], pod)
-            self.w = attrs.evolve(self.w, net=self.w.net.route(env.conn, server),
-                                  routes=self.w.routes + 1)
+            self.net, self.routes = self.net.route(env.conn, server), self.routes + 1
             if not self.alive(server):
-                self.w = attrs.evolve(self.w, net=self.w.net.fail(env.conn, notify_server=False,
-                                                                  now=self.w.now))
+                self.net = self.net.fail(env.conn, notify_server=False, now=self.clock.now)
                 return
-            conn = self.w.net.conn(env.conn)
-        self.w = attrs.evolve(self.w, net=self.w.net.pop(env))
-        receiver = self.w.net.receiver(env)
+            conn = self.net.conn(env.conn)
+        self.net = self.net.pop(env)
+        receiver = self.net.receiver(env)
         sender = conn.client if env.to_server else conn.server
         self.rec("deliver", receiver, name_of(env.msg), peer=sender, conn=env.conn)
         self.dispatch(receiver, conn, env.msg)
 
     def fire(self) -> None:
-        timer = self.w.clock.next()
+        timer = self.clock.next()
         if timer is None:
             raise Impossible("no timer is pending")
         late = overdue(self.w, self.cfg, timer.due)
         if late:
             raise Impossible(f"the {timer.name} timer is due after {late}")
-        self.w = attrs.evolve(self.w, clock=self.w.clock.pop(timer))
+        self.clock = self.clock.pop(timer)
         if timer.name == "restart":
             name, pod = split(timer.party)[1:]
             module = MODULES[split(timer.party)[0]]
-            life = getattr(self.w.parties[timer.party], "life", 0)
-            self.set_party(timer.party, attrs.evolve(module.initial(name, pod), life=life))
+            life = getattr(self.parties[timer.party], "life", 0)
+            self.set_party(timer.party, evolve(module.initial(name, pod), life=life))
             self.rec("fire", timer.party, timer.name,
                      entry=self.logged(timer.party, "restart", "pod restarted"))
             return
@@ -232,13 +239,13 @@ class _Run:
     def advance(self, ms: int) -> None:
         if ms <= 0:
             raise Impossible("time advances by a positive amount")
-        target = self.w.now + ms
+        target = self.clock.now + ms
         late = tick_overdue(self.w, self.cfg, target)
         if late:
             raise Impossible(f"the clock cannot reach t={target / 1000:g}s: {late}")
-        while (t := self.w.clock.next()) is not None and t.due <= target:
+        while (t := self.clock.next()) is not None and t.due <= target:
             self.fire()
-        self.w = attrs.evolve(self.w, clock=attrs.evolve(self.w.clock, now=target))
+        self.clock = evolve(self.clock, now=target)
 
 
 def overdue(w: World, cfg: Config, t: int) -> str:
@@ -270,34 +277,47 @@ def tick_overdue(w: World, cfg: Config, target: int) -> str:
 
 def _fault_conn(w: World, cfg: Config, a) -> str:
     """The connection a fault breaks; Impossible when there is none."""
+    conn = _fault_target(w, a)
+    if conn is None:
+        if isinstance(a, GlassesSocketDrops):
+            raise Impossible("the glasses WebSocket is not open")
+        if isinstance(a, GrpcStreamErrors):
+            raise Impossible(f"{region_party(a.region, a.pod)} has no open audio stream")
+        if a.participant == "mobile":
+            raise Impossible("the mobile has no connected room")
+        raise Impossible(f"{a.participant} has no connected session")
+    return conn
+
+
+def _fault_target(w: World, a) -> str | None:
+    """The connection a fault breaks, None when there is none (`enabled` asks for every fault)."""
     if isinstance(a, GlassesSocketDrops):
         ws = w.mobile.ws
-        if ws is None or not w.net.conn(ws).open:
-            raise Impossible("the glasses WebSocket is not open")
-        return ws
+        return ws if ws is not None and w.net.conn(ws).open else None
     if isinstance(a, GrpcStreamErrors):
-        pid = region_party(a.region, a.pod)
-        r = w.parties.get(pid)
+        r = w.parties.get(region_party(a.region, a.pod))
         s = r.sessions.get(r.map_sid) if r and r.map_sid is not None else None
         c = r.clients.get(s.client) if s and s.client is not None else None
         if c is None or c.stream is None or not w.net.conn(c.stream).open:
-            raise Impossible(f"{pid} has no open audio stream")
+            return None
         return c.stream
     if a.participant == "mobile":
         m = w.mobile
         room = m.rooms.get(m.room) if m.room is not None else None
         if room is None or room.phase is not mobile.RoomPhase.CONNECTED:
-            raise Impossible("the mobile has no connected room")
+            return None
         return room.conn
     b = w.parties.get(a.participant)
     s = bridge.current(b, USER) if isinstance(b, bridge.BridgeState) else None
     if s is None or s.phase is not bridge.LinkPhase.CONNECTED:
-        raise Impossible(f"{a.participant} has no connected session")
+        return None
     return s.lk
 
 
-def step_verbose(w: World, action, cfg: Config) -> tuple[World, list[Record]]:
-    run = _Run(w, cfg)
+def step_verbose(w: World, action, cfg: Config, records: bool = True
+                 ) -> tuple[World, list[Record]]:
+    """The world after `action` and what the step did (no records when `records` is false)."""
+    run = _Run(w, cfg, records)
     if isinstance(action, NetworkDelivers):
         run.deliver(action)
     elif isinstance(action, ClockFiresTimer):
@@ -324,17 +344,17 @@ def step_verbose(w: World, action, cfg: Config) -> tuple[World, list[Record]]:
     elif isinstance(action, (GlassesSocketDrops, GrpcStreamErrors, LiveKitSignalLost)):
         conn = _fault_conn(w, cfg, action)
         run.rec("fault", "network", f"{type(action).__name__}: {conn} fails")
-        run.w = attrs.evolve(run.w, net=run.w.net.fail(conn, now=w.now))
+        run.net = run.net.fail(conn, now=run.clock.now)
         if isinstance(action, LiveKitSignalLost):
             until = w.now + action.seconds * 1000
-            run.w = attrs.evolve(run.w, unreachable=run.w.unreachable.set(action.participant, until))
+            run.unreachable = run.unreachable.set(action.participant, until)
     else:
         raise Impossible(f"unknown action {action!r}")
     return run.w, run.records
 
 
 def step(w: World, action, cfg: Config) -> World:
-    return step_verbose(w, action, cfg)[0]
+    return step_verbose(w, action, cfg, records=False)[0]
 
 
 def enabled(w: World, cfg: Config) -> list:
@@ -350,9 +370,7 @@ def enabled(w: World, cfg: Config) -> list:
     participants = ["mobile"] + [bridge_party(r, p) for r, p in cfg.pods()]
     candidates += [LiveKitSignalLost(p, OUTAGE_SECONDS[0]) for p in participants]
     for a in candidates:
-        try:
-            _fault_conn(w, cfg, a)
-        except Impossible:
+        if _fault_target(w, a) is None:
             continue
         if isinstance(a, LiveKitSignalLost):
             acts += [LiveKitSignalLost(a.participant, s) for s in OUTAGE_SECONDS]
@@ -367,8 +385,12 @@ def enabled(w: World, cfg: Config) -> list:
     nxt = w.clock.next()
     if nxt is not None and not overdue(w, cfg, nxt.due):
         acts.append(ClockFiresTimer())
-    acts += [ClockAdvances(ms) for ms in ADVANCE_MS if not tick_overdue(w, cfg, w.now + ms)]
+    acts += [a for a in _ADVANCES if not tick_overdue(w, cfg, w.now + a.ms)] \
+        if cfg.a("message_delay") == "bounded" else _ADVANCES
     return acts
+
+
+_ADVANCES = tuple(ClockAdvances(ms) for ms in ADVANCE_MS)
 
 
 # --- running normally ---------------------------------------------------------------------------
@@ -376,8 +398,8 @@ def enabled(w: World, cfg: Config) -> list:
 MAX_STEPS = 20_000
 
 
-def _do(w: World, action, cfg: Config, on_step) -> World:
-    w, recs = step_verbose(w, action, cfg)
+def _do(w: World, action, cfg: Config, on_step, records: bool = True) -> World:
+    w, recs = step_verbose(w, action, cfg, records and on_step is not None)
     if on_step is not None:
         on_step(action, w, recs)
     return w
@@ -391,14 +413,15 @@ def canonical_head(w: World):
     return (prompt or heads or [None])[0]
 
 
-def deliver_all(w: World, cfg: Config, on_step=None) -> World:
+def deliver_all(w: World, cfg: Config, on_step=None, records: bool = True) -> World:
     """Deliver every message in flight in the canonical order (`canonical_head`), with canonical
-    routing. `on_step(action, world, records)` observes each micro step."""
+    routing. `on_step(action, world, records)` observes each micro step (`records` false: an
+    observer that does not read them gets none)."""
     for _ in range(MAX_STEPS):
         head = canonical_head(w)
         if head is None:
             return w
-        w = _do(w, NetworkDelivers(head.conn, head.to_server), cfg, on_step)
+        w = _do(w, NetworkDelivers(head.conn, head.to_server), cfg, on_step, records)
     raise RuntimeError("messages kept flowing without end")
 
 
@@ -411,25 +434,25 @@ def quiescent(w: World) -> bool:
     return w.net.idle() and not short_timer_pending(w)
 
 
-def settle(w: World, cfg: Config, on_step=None) -> World:
+def settle(w: World, cfg: Config, on_step=None, records: bool = True) -> World:
     """Run fault-free to quiescence: deliver everything; while an activity timer is pending, fire
     the earliest timer (whatever its kind, so time stays in order); repeat."""
     for _ in range(MAX_STEPS):
-        w = deliver_all(w, cfg, on_step)
+        w = deliver_all(w, cfg, on_step, records)
         if not short_timer_pending(w):
             return w
-        w = _do(w, ClockFiresTimer(), cfg, on_step)
+        w = _do(w, ClockFiresTimer(), cfg, on_step, records)
     raise RuntimeError("the system does not settle")
 
 
-def advance(w: World, ms: int, cfg: Config, on_step=None) -> World:
+def advance(w: World, ms: int, cfg: Config, on_step=None, records: bool = True) -> World:
     """Time passes while the system runs normally: messages are delivered as they are sent and
     timers fire when due; the clock ends `ms` later."""
     target = w.now + ms
     for _ in range(MAX_STEPS):
-        w = deliver_all(w, cfg, on_step)
+        w = deliver_all(w, cfg, on_step, records)
         t = w.clock.next()
         if t is None or t.due > target:
             break
-        w = _do(w, ClockFiresTimer(), cfg, on_step)
-    return attrs.evolve(w, clock=attrs.evolve(w.clock, now=max(w.now, target)))
+        w = _do(w, ClockFiresTimer(), cfg, on_step, records)
+    return evolve(w, clock=evolve(w.clock, now=max(w.now, target)))

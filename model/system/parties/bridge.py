@@ -39,6 +39,7 @@ from model.system.messages import (AudioFrame, ClientLeave, ConnClosed, DataRece
                             StreamAudio, TimerFired)
 from model.system.parties.party import Ctx, conn_owner, dispatch, sdk_next_delay
 from model.system.seams import seam
+from model.system.frozen import evolve
 
 
 class LinkPhase(enum.Enum):
@@ -91,7 +92,7 @@ def initial(region: str, pod: int = 0, alive: bool = True) -> BridgeState:
 
 
 def _put(b: BridgeState, s: RoomSession) -> BridgeState:
-    return attrs.evolve(b, all=b.all.set(s.gen, s))
+    return evolve(b, all=b.all.set(s.gen, s))
 
 
 def current(b: BridgeState, user: str) -> RoomSession | None:
@@ -104,7 +105,7 @@ def _by_lk(b: BridgeState, conn_id: str) -> RoomSession | None:
 
 
 def _start_connect(b: BridgeState, msg: JoinRoom, reply_to: str, ctx: Ctx):
-    b = attrs.evolve(b, n=b.n + 1)
+    b = evolve(b, n=b.n + 1)
     lk = f"{conn_owner(b, ctx.me)}/lk{b.n}"
     s = RoomSession(b.n, msg.user, msg.room, msg.url, msg.token, lk, reply_to=reply_to)
     return _put(b, s), [Open(lk, "signal", f"livekit:{msg.url}"), Send(lk, Join(msg.token)),
@@ -119,9 +120,9 @@ def close_session(b: BridgeState, s: RoomSession, why: str) -> tuple[BridgeState
         effects += [Send(s.lk, ClientLeave()), Close(s.lk)]
     if s.stream:
         effects.append(Close(s.stream))
-    b = _put(b, attrs.evolve(s, phase=LinkPhase.CLOSED, stream=None))
+    b = _put(b, evolve(s, phase=LinkPhase.CLOSED, stream=None))
     if b.sessions.get(s.user) == s.gen:
-        b = attrs.evolve(b, sessions=b.sessions.delete(s.user))
+        b = evolve(b, sessions=b.sessions.delete(s.user))
     return b, effects
 
 
@@ -177,11 +178,11 @@ def on_get_status(b, conn, msg, ctx):
 def on_stream_open(b, conn, msg: StreamAudio, ctx):
     """StreamAudio attaches to the userId's session; without one it returns an error status."""
     s = current(b, msg.user)
-    b = attrs.evolve(b, streams=b.streams.set(conn.id, (msg.user, s.gen if s else None)))
+    b = evolve(b, streams=b.streams.set(conn.id, (msg.user, s.gen if s else None)))
     if s is None:
         return b, [Close(conn.id, error=True),
                    log("bridge_stream_refused", "StreamAudio: no session for user")]
-    b = _put(b, attrs.evolve(s, stream=conn.id))
+    b = _put(b, evolve(s, stream=conn.id))
     if s.phase is LinkPhase.DISCONNECTED:      # LiveKit already disconnected it
         return ctx.cfg.seam("bridge.tell_stream_disconnected")(b, b.all[s.gen], ctx)
     return b, []
@@ -193,7 +194,7 @@ def on_stream_closed(b, conn, msg: ConnClosed, ctx):
     half-close does too under `stream_eof_cleanup`. The send-error and 2 s send-timeout paths are
     not modelled (docs/model.md, "Approximations")."""
     user, gen = b.streams.get(conn.id, (None, None))
-    b = attrs.evolve(b, streams=b.streams.delete(conn.id))
+    b = evolve(b, streams=b.streams.delete(conn.id))
     s = b.all.get(gen) if gen is not None else None
     if s is None:
         return b, []
@@ -204,10 +205,10 @@ def on_stream_closed(b, conn, msg: ConnClosed, ctx):
         if user in b.sessions:
             effects.append(log("bridge_map_deleted", f"map entry of g{b.sessions[user]} deleted "
                                                      f"by the stream of g{gen}", gen=gen))
-            b = attrs.evolve(b, sessions=b.sessions.delete(user))
+            b = evolve(b, sessions=b.sessions.delete(user))
         return b, effects
     if s.stream == conn.id:
-        b = _put(b, attrs.evolve(s, stream=None))
+        b = _put(b, evolve(s, stream=None))
     return b, []
 
 
@@ -217,22 +218,22 @@ def on_joined(b, conn, msg: JoinAccepted, ctx):
     """Connected: a resume re-attaches; a JoinRoom connect stores the session (overwriting)."""
     s = _by_lk(b, conn.id)
     if s.phase is LinkPhase.RECONNECTING:
-        return _put(b, attrs.evolve(s, phase=LinkPhase.CONNECTED, refresh=msg.refresh_token,
-                                    attempt=0)), [
+        return _put(b, evolve(s, phase=LinkPhase.CONNECTED, refresh=msg.refresh_token,
+                              attempt=0)), [
             log("bridge_resumed", f"session g{s.gen} resumed as {msg.sid}", gen=s.gen)]
     old = current(b, s.user)
     if old is not None:
-        b = _put(b, attrs.evolve(old, phase=LinkPhase.ORPHANED))
+        b = _put(b, evolve(old, phase=LinkPhase.ORPHANED))
     reply_to = s.reply_to
-    s = attrs.evolve(s, phase=LinkPhase.CONNECTED, refresh=msg.refresh_token, reply_to="")
-    b = attrs.evolve(_put(b, s), sessions=b.sessions.set(s.user, s.gen))
+    s = evolve(s, phase=LinkPhase.CONNECTED, refresh=msg.refresh_token, reply_to="")
+    b = evolve(_put(b, s), sessions=b.sessions.set(s.user, s.gen))
     return b, [Send(reply_to, JoinRoomReply(True)),
                log("bridge_joined", f"session g{s.gen} in room {s.room} as {msg.sid}", gen=s.gen,
                    sid=msg.sid)]
 
 
 def _give_up(b, s: RoomSession, reason: str, ctx) -> tuple[BridgeState, list]:
-    b = _put(b, attrs.evolve(s, phase=LinkPhase.DISCONNECTED))
+    b = _put(b, evolve(s, phase=LinkPhase.DISCONNECTED))
     b = ctx.cfg.seam("bridge.on_disconnected")(b, s, reason)
     b, told = ctx.cfg.seam("bridge.tell_stream_disconnected")(b, b.all[s.gen], ctx)
     return b, [log("bridge_disconnected", f"session g{s.gen} disconnected ({reason}); "
@@ -244,7 +245,7 @@ def on_refused(b, conn, msg: JoinRefused, ctx):
     """A refused JoinRoom connect fails the RPC; a refused resume (401) is not retried."""
     s = _by_lk(b, conn.id)
     if s.phase is LinkPhase.JOINING:
-        b = _put(b, attrs.evolve(s, phase=LinkPhase.CLOSED))
+        b = _put(b, evolve(s, phase=LinkPhase.CLOSED))
         return b, [Close(conn.id), Send(s.reply_to, JoinRoomReply(False, msg.message)),
                    log("bridge_join_failed", f"JoinRoom: {msg.message}", gen=s.gen)]
     b, effects = _give_up(b, s, "resume refused: " + msg.reason, ctx)
@@ -253,7 +254,7 @@ def on_refused(b, conn, msg: JoinRefused, ctx):
 
 def on_connect_failed(b, conn, msg: ConnClosed, ctx):
     s = _by_lk(b, conn.id)
-    b = _put(b, attrs.evolve(s, phase=LinkPhase.CLOSED))
+    b = _put(b, evolve(s, phase=LinkPhase.CLOSED))
     return b, [Send(s.reply_to, JoinRoomReply(False, "could not connect to LiveKit"))]
 
 
@@ -261,9 +262,9 @@ def on_server_leave(b, conn, msg: ServerLeave, ctx):
     """DISCONNECT (a kick): OnDisconnected. RECONNECT (STATE_MISMATCH on resume): a full join."""
     s = _by_lk(b, conn.id)
     if msg.action == "RECONNECT":
-        b = attrs.evolve(b, n=b.n + 1)
+        b = evolve(b, n=b.n + 1)
         lk = f"{conn_owner(b, ctx.me)}/lk{b.n}"
-        b = _put(b, attrs.evolve(s, lk=lk))
+        b = _put(b, evolve(s, lk=lk))
         return b, [Close(conn.id), Open(lk, "signal", f"livekit:{s.url}"),
                    Send(lk, Join(s.refresh or s.token))]
     b, effects = _give_up(b, s, msg.reason, ctx)
@@ -272,16 +273,16 @@ def on_server_leave(b, conn, msg: ServerLeave, ctx):
 
 def on_signal_lost(b, conn, msg: ConnClosed, ctx):
     s = _by_lk(b, conn.id)
-    b = _put(b, attrs.evolve(s, phase=LinkPhase.RECONNECTING, attempt=0))
+    b = _put(b, evolve(s, phase=LinkPhase.RECONNECTING, attempt=0))
     return b, [SetTimer("sdk_retry", ctx.cfg.timing.sdk_retry_delays[0], s.gen),
                log("bridge_reconnecting", f"session g{s.gen}: signal lost; SDK resuming", gen=s.gen)]
 
 
 def on_retry_timer(b, conn, msg: TimerFired, ctx):
     s = b.all[msg.key]
-    b = attrs.evolve(b, n=b.n + 1)
+    b = evolve(b, n=b.n + 1)
     lk = f"{conn_owner(b, ctx.me)}/lk{b.n}"
-    b = _put(b, attrs.evolve(s, lk=lk, attempt=s.attempt + 1))
+    b = _put(b, evolve(s, lk=lk, attempt=s.attempt + 1))
     return b, [Open(lk, "signal", f"livekit:{s.url}"), Send(lk, Join(s.refresh or s.token, resume=True))]
 
 
@@ -294,7 +295,7 @@ def on_retry_failed(b, conn, msg: ConnClosed, ctx):
 
 
 def on_refresh(b, conn, msg: RefreshToken, ctx):
-    return _put(b, attrs.evolve(_by_lk(b, conn.id), refresh=msg.token)), []
+    return _put(b, evolve(_by_lk(b, conn.id), refresh=msg.token)), []
 
 
 def on_data(b, conn, msg: DataReceived, ctx):

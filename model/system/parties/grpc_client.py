@@ -33,6 +33,7 @@ from model.system.messages import (AudioFrame, ConnClosed, GetStatus, JoinRoom, 
                             LeaveRoomReply, StatusReply, StreamAudio, TimerFired)
 from model.system.parties.party import lookup
 from model.system.seams import seam
+from model.system.frozen import evolve
 
 
 class ClientPhase(enum.Enum):
@@ -83,8 +84,8 @@ def disconnect(c: Client) -> tuple[Client, list]:
     effects = [Close(c.stream)] if c.stream else []
     effects += [Send(c.conn, LeaveRoom(USER)),
                 log("grpc_leave", f"client #{c.cid}: disconnect(): LeaveRoom({USER})", client=c.cid)]
-    c = attrs.evolve(c, stream=None, connected=False, joined=False, audio_stream=False,
-                     calls=c.calls + (("leave", None),))
+    c = evolve(c, stream=None, connected=False, joined=False, audio_stream=False,
+               calls=c.calls + (("leave", None),))
     return c, effects
 
 
@@ -115,14 +116,14 @@ def rejoin(c: Client, params: tuple, then) -> tuple[Client, list, list]:
                                               "throws", client=c.cid)], [(then, False)]
     c, effects = disconnect(c)
     room, url, token = params
-    c = attrs.evolve(c, params=params, calls=c.calls + (("join", then),))
+    c = evolve(c, params=params, calls=c.calls + (("join", then),))
     return c, effects + [Send(c.conn, JoinRoom(USER, room, url, token)),
                          log("grpc_join", f"client #{c.cid}: JoinRoom({room} on {url})",
                              client=c.cid, room=room)], []
 
 
 def dispose(c: Client) -> tuple[Client, list]:
-    c, effects = disconnect(attrs.evolve(c, disposed=True))
+    c, effects = disconnect(evolve(c, disposed=True))
     return c, effects + [log("grpc_dispose", f"client #{c.cid}: dispose()", client=c.cid)]
 
 
@@ -134,7 +135,7 @@ def get_status(c: Client, then) -> tuple[Client, list, list]:
     if c.disposed:
         return c, [log("grpc_status_disposed", f"client #{c.cid}: getStatus(): client_disposed",
                        client=c.cid)], [(then, False)]
-    c = attrs.evolve(c, calls=c.calls + (("status", then),))
+    c = evolve(c, calls=c.calls + (("status", then),))
     return c, [Send(c.conn, GetStatus(USER))], []
 
 
@@ -144,7 +145,7 @@ def joined_after_dispose(c: Client) -> tuple[Client, list]:
     startAudioStream, which throws, because `this.client` is null after dispose()
     (LiveKitGrpcClient.ts:245, 771-774). dispose() sent no LeaveRoom (it was not joined yet), so
     the bridge keeps its session in the room."""
-    c = attrs.evolve(c, joined=True, connected=True)
+    c = evolve(c, joined=True, connected=True)
     return c, [log("grpc_stream_refused", f"client #{c.cid}: joined, but disposed: "
                                           "startAudioStream throws", client=c.cid)]
 
@@ -162,7 +163,7 @@ def _pop(c: Client, kind: str):
     """Take the oldest call of this kind: replies come back in completion order, not call order
     (a GetStatus can be answered while a JoinRoom still waits for LiveKit)."""
     i = next(i for i, call in enumerate(c.calls) if call[0] == kind)
-    return attrs.evolve(c, calls=c.calls[:i] + c.calls[i + 1:]), c.calls[i][1]
+    return evolve(c, calls=c.calls[:i] + c.calls[i + 1:]), c.calls[i][1]
 
 
 def on_join_reply(c: Client, conn, msg: JoinRoomReply, ctx):
@@ -174,7 +175,7 @@ def on_join_reply(c: Client, conn, msg: JoinRoomReply, ctx):
         c, effects = ctx.cfg.seam("grpc.joined_after_dispose")(c)
         return c, effects, [(then, False)]
     stream = f"{c.conn}.s{c.n + 1}"
-    c = attrs.evolve(c, n=c.n + 1, joined=True, connected=True, audio_stream=True, stream=stream)
+    c = evolve(c, n=c.n + 1, joined=True, connected=True, audio_stream=True, stream=stream)
     return c, [Open(stream, "stream", c.bridge), Send(stream, StreamAudio(USER)),
                log("grpc_joined", f"client #{c.cid}: joined; audio stream open", client=c.cid)], \
         [(then, True)]
@@ -193,7 +194,7 @@ def on_status_reply(c: Client, conn, msg: StatusReply, ctx):
 def on_unary_failed(c: Client, conn, msg: ConnClosed, ctx):
     """The bridge process is gone: every call in flight rejects."""
     done = [(then, False) for kind, then in c.calls if kind != "leave"]
-    c = attrs.evolve(c, calls=(), connected=False)
+    c = evolve(c, calls=(), connected=False)
     return c, [log("grpc_down", f"client #{c.cid}: bridge unreachable", client=c.cid)], done
 
 
@@ -206,12 +207,12 @@ def on_stream_event(c: Client, conn, msg, ctx):
     if isinstance(msg, AudioFrame):
         return c, [], [(("audio", c.cid), msg.packet)]
     if msg.error:
-        c = attrs.evolve(c, connected=False)
+        c = evolve(c, connected=False)
         effects = [log("grpc_stream_error", f"client #{c.cid}: stream error", client=c.cid)]
         if not c.disposed:
             effects.append(SetTimer("grpc_retry", ctx.cfg.timing.grpc_retry, c.cid))
         return c, effects, []
-    c = attrs.evolve(c, stream=None, connected=False, audio_stream=False)
+    c = evolve(c, stream=None, connected=False, audio_stream=False)
     return c, [log("grpc_stream_end", f"client #{c.cid}: stream ended", client=c.cid)], []
 
 

@@ -28,6 +28,7 @@ from model.system.fmap import FMap
 from model.system.messages import (ClientLeave, ConnClosed, DataReceived, Join, JoinAccepted, JoinRefused,
                             RefreshToken, SendData, ServerLeave, TimerFired)
 from model.system.parties.party import Ctx, dispatch
+from model.system.frozen import evolve
 
 
 class PartPhase(enum.Enum):
@@ -82,7 +83,7 @@ def keys(lk: LiveKitState) -> dict:
 
 
 def _put(lk: LiveKitState, room: RoomState) -> LiveKitState:
-    return attrs.evolve(lk, rooms=lk.rooms.set(room.name, room))
+    return evolve(lk, rooms=lk.rooms.set(room.name, room))
 
 
 def find(lk: LiveKitState, conn_id: str) -> tuple[RoomState, Participant] | None:
@@ -101,7 +102,7 @@ def refresh_token(lk: LiveKitState, p: Participant, room: str, ctx: Ctx) -> str:
 def remove(lk: LiveKitState, room: RoomState, p: Participant, reason: str, ctx: Ctx,
            notify: bool) -> tuple[LiveKitState, list]:
     """Take a participant out; tell it (LeaveRequest) when `notify`; start the departure timer."""
-    room = attrs.evolve(room, participants=room.participants.delete(p.identity))
+    room = evolve(room, participants=room.participants.delete(p.identity))
     effects = [CancelTimer("refresh", p.sid), CancelTimer("resume_wait", p.sid),
                log("participant_left", f"{p.identity} ({p.sid}) left {room.name}: {reason}",
                    room=room.name, identity=p.identity, sid=p.sid, client=p.client, conn=p.conn,
@@ -131,8 +132,8 @@ def on_join(lk: LiveKitState, conn, msg: Join, ctx: Ctx):
     if msg.resume:
         if existing is None:
             return lk, [Send(conn.id, ServerLeave("RECONNECT", "STATE_MISMATCH")), Close(conn.id)]
-        p = attrs.evolve(existing, conn=conn.id, phase=PartPhase.ACTIVE)
-        lk = _put(lk, attrs.evolve(room, participants=room.participants.set(p.identity, p)))
+        p = evolve(existing, conn=conn.id, phase=PartPhase.ACTIVE)
+        lk = _put(lk, evolve(room, participants=room.participants.set(p.identity, p)))
         return lk, [CancelTimer("resume_wait", p.sid),
                     Send(conn.id, JoinAccepted(p.sid, True, refresh_token(lk, p, room.name, ctx))),
                     log("participant_resumed", f"{p.identity} ({p.sid}) resumed in {room.name}",
@@ -143,9 +144,9 @@ def on_join(lk: LiveKitState, conn, msg: Join, ctx: Ctx):
     if existing is not None:
         lk, effects = remove(lk, room, existing, "DUPLICATE_IDENTITY", ctx, notify=True)
         room = lk.rooms[room.name]
-    lk = attrs.evolve(lk, n=lk.n + 1)
+    lk = evolve(lk, n=lk.n + 1)
     p = Participant(verdict.identity, f"PA_{lk.deployment}_{lk.n}", conn.id, conn.client)
-    room = attrs.evolve(room, participants=room.participants.set(p.identity, p))
+    room = evolve(room, participants=room.participants.set(p.identity, p))
     lk = _put(lk, room)
     return lk, effects + [
         CancelTimer("departure", room.name),
@@ -177,8 +178,8 @@ def on_leave(lk: LiveKitState, conn, msg, ctx: Ctx):
 
 def on_signal_lost(lk: LiveKitState, conn, msg: ConnClosed, ctx: Ctx):
     room, p = find(lk, conn.id)
-    p = attrs.evolve(p, phase=PartPhase.WAITING)
-    lk = _put(lk, attrs.evolve(room, participants=room.participants.set(p.identity, p)))
+    p = evolve(p, phase=PartPhase.WAITING)
+    lk = _put(lk, evolve(room, participants=room.participants.set(p.identity, p)))
     return lk, [SetTimer("resume_wait", ctx.cfg.timing.resume_wait, p.sid)]
 
 
@@ -199,7 +200,7 @@ def on_departure(lk: LiveKitState, conn, msg: TimerFired, ctx: Ctx):
     room = lk.rooms[msg.key]
     if room.participants:
         return lk, []
-    return attrs.evolve(lk, rooms=lk.rooms.delete(room.name)), [
+    return evolve(lk, rooms=lk.rooms.delete(room.name)), [
         log("room_closed", f"room {room.name} closed", room=room.name)]
 
 
@@ -230,13 +231,13 @@ def api_delete_room(lk: LiveKitState, room: str, ctx: Ctx):
                     CancelTimer("refresh", p.sid), CancelTimer("resume_wait", p.sid),
                     log("participant_left", f"{p.identity} removed: ROOM_DELETED", room=room,
                         identity=p.identity, sid=p.sid, client=p.client, reason="ROOM_DELETED")]
-    return attrs.evolve(lk, rooms=lk.rooms.delete(room)), effects + [CancelTimer("departure", room)]
+    return evolve(lk, rooms=lk.rooms.delete(room)), effects + [CancelTimer("departure", room)]
 
 
 def api_create_room(lk: LiveKitState, room: str, ctx: Ctx, departure_timeout: int | None = None,
                     empty_timeout: int | None = None):
     r = lk.rooms.get(room) or RoomState(room, ctx.now)
-    r = attrs.evolve(r, departure_timeout=departure_timeout, empty_timeout=empty_timeout)
+    r = evolve(r, departure_timeout=departure_timeout, empty_timeout=empty_timeout)
     effects = [] if r.participants else [
         SetTimer("departure", empty_timeout or ctx.cfg.timing.empty_timeout, room)]
     return _put(lk, r), effects

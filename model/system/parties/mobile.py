@@ -44,6 +44,7 @@ from model.system.messages import (ClientLeave, ConnClosed, ConnectionAck, DataR
                             TokenRequest, TokenResponse)
 from model.system.parties.party import Ctx, dispatch, sdk_next_delay
 from model.system.seams import seam
+from model.system.frozen import evolve
 
 ME = "mobile"
 
@@ -124,26 +125,26 @@ def disconnect_old_room(m: MobileState, cfg) -> bool:
 # --- helpers ------------------------------------------------------------------------------------
 
 def _next(m: MobileState) -> tuple[MobileState, int]:
-    return attrs.evolve(m, n=m.n + 1), m.n + 1
+    return evolve(m, n=m.n + 1), m.n + 1
 
 
 def _open_ws(m: MobileState, region: str) -> tuple[MobileState, list]:
     m, n = _next(m)
     conn = f"mobile/ws{n}"
-    m = attrs.evolve(m, ws=conn, ws_status=WsStatus.CONNECTING)
+    m = evolve(m, ws=conn, ws_status=WsStatus.CONNECTING)
     return m, [Open(conn, "ws", f"region:{region}"), Send(conn, GlassesConnect(livekit=True)),
                CancelTimer("ws_reconnect")]
 
 
 def _set_room(m: MobileState, room: Room) -> MobileState:
-    return attrs.evolve(m, rooms=m.rooms.set(room.rid, room))
+    return evolve(m, rooms=m.rooms.set(room.rid, room))
 
 
 def _fetch(m: MobileState, op: Op) -> tuple[MobileState, list]:
     m, n = _next(m)
     conn = f"mobile/rest{n}"
-    op = attrs.evolve(op, phase=OpPhase.FETCHING, rest_conn=conn)
-    return attrs.evolve(m, ops=m.ops.set(op.oid, op)), [
+    op = evolve(op, phase=OpPhase.FETCHING, rest_conn=conn)
+    return evolve(m, ops=m.ops.set(op.oid, op)), [
         Open(conn, "rest", f"region:{m.rest_base}"), Send(conn, TokenRequest()),
         log("rest_token_request", f"GET /api/client/livekit/token from {m.rest_base}",
             region=m.rest_base)]
@@ -151,14 +152,14 @@ def _fetch(m: MobileState, op: Op) -> tuple[MobileState, list]:
 
 def _disconnect_room(m: MobileState, rid: int) -> tuple[MobileState, list]:
     room = m.rooms[rid]
-    m = _set_room(m, attrs.evolve(room, phase=RoomPhase.DISCONNECTED))
+    m = _set_room(m, evolve(room, phase=RoomPhase.DISCONNECTED))
     return m, [Send(room.conn, ClientLeave()), Close(room.conn), CancelTimer("lk_retry", rid),
                log("room_disconnect", f"room.disconnect() on room #{rid} ({room.deployment})",
                    room=rid)]
 
 
 def _finish_op(m: MobileState, rid: int) -> MobileState:
-    return attrs.evolve(m, ops=FMap.of({k: o for k, o in m.ops.items() if o.room != rid}))
+    return evolve(m, ops=FMap.of({k: o for k, o in m.ops.items() if o.room != rid}))
 
 
 # --- stimuli (the user and the phone) -----------------------------------------------------------
@@ -170,12 +171,12 @@ def select_region(m: MobileState, region: str, ctx: Ctx) -> tuple[MobileState, l
     switch only `Timing.switch_gap` later (`switch_ready`)."""
     before = m.backend
     rest = region if (ctx.cfg.a("rest_follows_region") or m.rest_base is None) else m.rest_base
-    m = attrs.evolve(m, backend=region, rest_base=rest,
-                     switched_at=ctx.now if before is not None else m.switched_at)
+    m = evolve(m, backend=region, rest_base=rest,
+               switched_at=ctx.now if before is not None else m.switched_at)
     effects: list = []
     if m.ws is not None:
         effects += [Close(m.ws)]
-        m = attrs.evolve(m, abandoned=m.abandoned + (m.ws,), ws=None)
+        m = evolve(m, abandoned=m.abandoned + (m.ws,), ws=None)
     m, opened = _open_ws(m, region)
     text = f"switch region {before} -> {region}" if before else f"connect to {region}"
     return m, [log("select_region", text, frm=before or "", to=region)] + effects + opened
@@ -184,7 +185,7 @@ def select_region(m: MobileState, region: str, ctx: Ctx) -> tuple[MobileState, l
 def speak(m: MobileState, ctx: Ctx) -> tuple[MobileState, list]:
     """One mic packet: into the connected room, else over a CONNECTED WebSocket, else nowhere."""
     packet = f"audio-{m.packets + 1}"
-    m = attrs.evolve(m, packets=m.packets + 1)
+    m = evolve(m, packets=m.packets + 1)
     room = m.rooms.get(m.room) if m.room is not None else None
     if room is not None and room.phase is RoomPhase.CONNECTED:
         return m, [Send(room.conn, SendData(packet)),
@@ -210,7 +211,7 @@ def switch_ready(m: MobileState, now: int, cfg) -> bool:
 def set_mic(m: MobileState, on: bool, ctx: Ctx) -> tuple[MobileState, list]:
     """The user switches the microphone; its state goes to the region over the socket, whose
     MicrophoneManager debounces it (MicrophoneManager.ts:79-145, l.128)."""
-    m = attrs.evolve(m, mic_on=on)
+    m = evolve(m, mic_on=on)
     effects = [log("mic", f"microphone {'on' if on else 'off'}", on=on)]
     if m.ws is not None:
         effects.append(Send(m.ws, MicStateChanged(on)))
@@ -221,13 +222,13 @@ def set_mic(m: MobileState, on: bool, ctx: Ctx) -> tuple[MobileState, list]:
 
 def on_ack(m: MobileState, conn, msg: ConnectionAck, ctx: Ctx) -> tuple[MobileState, list]:
     """CONNECTION_ACK -> livekitManager.connect() (SocketComms.ts:307-311)."""
-    m = attrs.evolve(m, ws_status=WsStatus.CONNECTED)
+    m = evolve(m, ws_status=WsStatus.CONNECTED)
     m, oid = _next(m)
     effects = [log("ack", f"CONNECTION_ACK from {m.backend}; livekitManager.connect() #{oid}",
                    region=m.backend, op=oid)]
     op = Op(oid, OpPhase.DISCONNECTING_OLD)
     if ctx.cfg.seam("mobile.disconnect_old_room")(m, ctx.cfg):
-        m = attrs.evolve(m, ops=m.ops.set(oid, attrs.evolve(op, room=None)))
+        m = evolve(m, ops=m.ops.set(oid, evolve(op, room=None)))
         m, more = _disconnect_room(m, m.room)
         return m, effects + more + [Await(("op", oid))]
     m, more = _fetch(m, op)
@@ -236,8 +237,8 @@ def on_ack(m: MobileState, conn, msg: ConnectionAck, ctx: Ctx) -> tuple[MobileSt
 
 def on_ws_closed(m: MobileState, conn, msg: ConnClosed, ctx: Ctx) -> tuple[MobileState, list]:
     """The socket closed: retry every 5 s while DISCONNECTED (WebSocketManager.ts:97-116)."""
-    m = attrs.evolve(m, ws=None, ws_status=WsStatus.DISCONNECTED,
-                     abandoned=m.abandoned + (conn.id,))
+    m = evolve(m, ws=None, ws_status=WsStatus.DISCONNECTED,
+               abandoned=m.abandoned + (conn.id,))
     return m, [SetTimer("ws_reconnect", ctx.cfg.timing.ws_reconnect),
                log("ws_closed", f"WebSocket to {m.backend} closed; reconnecting in 5 s",
                    region=m.backend)]
@@ -255,7 +256,7 @@ def on_ws_reconnect(m: MobileState, conn, msg: TimerFired, ctx: Ctx) -> tuple[Mo
 def on_old_room_disconnected(m: MobileState, conn, msg: Resumed, ctx: Ctx):
     """`await this.room.disconnect(); this.room = null` -- drops whatever this.room is *now*."""
     op = m.ops[msg.tag[1]]
-    m = attrs.evolve(m, room=None)
+    m = evolve(m, room=None)
     return _fetch(m, op)
 
 
@@ -265,15 +266,15 @@ def on_token(m: MobileState, conn, msg: TokenResponse, ctx: Ctx) -> tuple[Mobile
     m, rid = _next(m)
     lk = f"mobile/lk{rid}"
     room = Room(rid, msg.url, lk, msg.token)
-    m = _set_room(attrs.evolve(m, room=rid), room)
-    m = attrs.evolve(m, ops=m.ops.set(op.oid, attrs.evolve(op, phase=OpPhase.JOINING, room=rid)))
+    m = _set_room(evolve(m, room=rid), room)
+    m = evolve(m, ops=m.ops.set(op.oid, evolve(op, phase=OpPhase.JOINING, room=rid)))
     return m, [Close(conn.id), Open(lk, "signal", f"livekit:{msg.url}"), Send(lk, Join(msg.token)),
                log("room_connect", f"room #{rid}: connect to {msg.url}", room=rid, url=msg.url)]
 
 
 def on_rest_failed(m: MobileState, conn, msg: ConnClosed, ctx: Ctx) -> tuple[MobileState, list]:
     op = next(o for o in m.ops.values() if o.rest_conn == conn.id)
-    return attrs.evolve(m, ops=m.ops.delete(op.oid)), [
+    return evolve(m, ops=m.ops.delete(op.oid)), [
         log("connect_failed", f"connect() #{op.oid}: token request failed; no retry", op=op.oid)]
 
 
@@ -285,8 +286,8 @@ def _room_of(m: MobileState, conn_id: str) -> Room:
 
 def on_joined(m: MobileState, conn, msg: JoinAccepted, ctx: Ctx) -> tuple[MobileState, list]:
     room = _room_of(m, conn.id)
-    m = _set_room(m, attrs.evolve(room, phase=RoomPhase.CONNECTED, refresh=msg.refresh_token,
-                                  attempt=0))
+    m = _set_room(m, evolve(room, phase=RoomPhase.CONNECTED, refresh=msg.refresh_token,
+                            attempt=0))
     how = "resumed" if msg.resumed else "connected"
     return _finish_op(m, room.rid), [
         log("room_connected", f"room #{room.rid} {how} on {room.deployment} as {msg.sid}",
@@ -296,14 +297,14 @@ def on_joined(m: MobileState, conn, msg: JoinAccepted, ctx: Ctx) -> tuple[Mobile
 def on_refused(m: MobileState, conn, msg: JoinRefused, ctx: Ctx) -> tuple[MobileState, list]:
     """A failed connect is logged; nothing retries (LivekitManager.ts); a 401 ends a resume."""
     room = _room_of(m, conn.id)
-    m = _set_room(m, attrs.evolve(room, phase=RoomPhase.DISCONNECTED))
+    m = _set_room(m, evolve(room, phase=RoomPhase.DISCONNECTED))
     return _finish_op(m, room.rid), [Close(conn.id), log(
         "room_failed", f"room #{room.rid}: {msg.message}; no retry", room=room.rid)]
 
 
 def on_refresh(m: MobileState, conn, msg: RefreshToken, ctx: Ctx) -> tuple[MobileState, list]:
     room = _room_of(m, conn.id)
-    return _set_room(m, attrs.evolve(room, refresh=msg.token)), []
+    return _set_room(m, evolve(room, refresh=msg.token)), []
 
 
 def on_server_leave(m: MobileState, conn, msg: ServerLeave, ctx: Ctx) -> tuple[MobileState, list]:
@@ -313,10 +314,10 @@ def on_server_leave(m: MobileState, conn, msg: ServerLeave, ctx: Ctx) -> tuple[M
     if msg.action == "RECONNECT":
         m, n = _next(m)
         lk = f"mobile/lk{room.rid}.{n}"
-        m = _set_room(m, attrs.evolve(room, conn=lk))
+        m = _set_room(m, evolve(room, conn=lk))
         return m, [Close(conn.id), Open(lk, "signal", f"livekit:{room.deployment}"),
                    Send(lk, Join(room.refresh or room.token))]
-    m = _set_room(m, attrs.evolve(room, phase=RoomPhase.DISCONNECTED))
+    m = _set_room(m, evolve(room, phase=RoomPhase.DISCONNECTED))
     return _finish_op(m, room.rid), [Close(conn.id), log(
         "room_disconnected", f"room #{room.rid} disconnected by server: {msg.reason}",
         room=room.rid, reason=msg.reason)]
@@ -325,7 +326,7 @@ def on_server_leave(m: MobileState, conn, msg: ServerLeave, ctx: Ctx) -> tuple[M
 def on_signal_lost(m: MobileState, conn, msg: ConnClosed, ctx: Ctx) -> tuple[MobileState, list]:
     """The SDK starts resuming with its stored refresh token."""
     room = _room_of(m, conn.id)
-    m = _set_room(m, attrs.evolve(room, phase=RoomPhase.RECONNECTING, attempt=0))
+    m = _set_room(m, evolve(room, phase=RoomPhase.RECONNECTING, attempt=0))
     return m, [SetTimer("lk_retry", ctx.cfg.timing.mobile_sdk_retry_delays[0], room.rid),
                log("room_reconnecting", f"room #{room.rid} signal lost; SDK resuming", room=room.rid)]
 
@@ -334,7 +335,7 @@ def on_retry_timer(m: MobileState, conn, msg: TimerFired, ctx: Ctx) -> tuple[Mob
     room = m.rooms[msg.key]
     m, n = _next(m)
     lk = f"mobile/lk{room.rid}.{n}"
-    m = _set_room(m, attrs.evolve(room, conn=lk, attempt=room.attempt + 1))
+    m = _set_room(m, evolve(room, conn=lk, attempt=room.attempt + 1))
     return m, [Open(lk, "signal", f"livekit:{room.deployment}"),
                Send(lk, Join(room.refresh or room.token, resume=True))]
 
@@ -342,7 +343,7 @@ def on_retry_timer(m: MobileState, conn, msg: TimerFired, ctx: Ctx) -> tuple[Mob
 def on_connect_failed(m: MobileState, conn, msg: ConnClosed, ctx: Ctx):
     """room.connect() rejected (no server reachable): logged, no retry."""
     room = _room_of(m, conn.id)
-    m = _set_room(m, attrs.evolve(room, phase=RoomPhase.DISCONNECTED))
+    m = _set_room(m, evolve(room, phase=RoomPhase.DISCONNECTED))
     return _finish_op(m, room.rid), [log(
         "room_failed", f"room #{room.rid}: connect failed; no retry", room=room.rid)]
 
@@ -353,7 +354,7 @@ def on_retry_failed(m: MobileState, conn, msg: ConnClosed, ctx: Ctx) -> tuple[Mo
                            ctx.cfg.timing.sdk_retry_cap)
     if delay is not None:
         return m, [SetTimer("lk_retry", delay, room.rid)]
-    m = _set_room(m, attrs.evolve(room, phase=RoomPhase.DISCONNECTED))
+    m = _set_room(m, evolve(room, phase=RoomPhase.DISCONNECTED))
     return m, [log("room_disconnected", f"room #{room.rid}: SDK gave up resuming",
                    room=room.rid, reason="RECONNECT_FAILED")]
 

@@ -42,6 +42,7 @@ from model.system.messages import (AudioFrame, ConnClosed, ConnectionAck, Glasse
                             TimerFired, TokenRequest, TokenResponse)
 from model.system.parties.party import Ctx, bridge_party, conn_owner, dispatch, pod_of
 from model.system.seams import seam
+from model.system.frozen import evolve
 
 
 class SessionPhase(enum.Enum):
@@ -125,15 +126,15 @@ def retry_wanted(r: RegionState, cid: int, ctx: Ctx) -> tuple[RegionState, bool]
 # --- helpers ------------------------------------------------------------------------------------
 
 def _put(r: RegionState, s: Session) -> RegionState:
-    return attrs.evolve(r, sessions=r.sessions.set(s.sid, s))
+    return evolve(r, sessions=r.sessions.set(s.sid, s))
 
 
 def _put_client(r: RegionState, c: grpc.Client) -> RegionState:
-    return attrs.evolve(r, clients=r.clients.set(c.cid, c))
+    return evolve(r, clients=r.clients.set(c.cid, c))
 
 
 def _n(r: RegionState) -> tuple[RegionState, int]:
-    return attrs.evolve(r, n=r.n + 1), r.n + 1
+    return evolve(r, n=r.n + 1), r.n + 1
 
 
 def bridge_params(r: RegionState, ctx: Ctx) -> tuple:
@@ -156,7 +157,7 @@ def start_bridge_subscriber(r: RegionState, sid: int, then, ctx: Ctx) -> tuple[R
     r, cid = _n(r)
     client, effects = grpc.new(cid, conn_owner(r, ctx.me), bridge_party(r.region, r.pod))
     client, more, done = grpc.connect(client, bridge_params(r, ctx), then)
-    r = _put(_put_client(r, client), attrs.evolve(s, client=cid))
+    r = _put(_put_client(r, client), evolve(s, client=cid))
     for then_, ok in done:
         r, more2 = continue_after(r, then_, ok, ctx)
         more = more + more2
@@ -231,21 +232,21 @@ def on_glasses_connect(r: RegionState, conn, msg: GlassesConnect, ctx: Ctx):
     effects: list = []
     if r.map_sid is not None and ctx.cfg.seam("region.reuses_session")(r.sessions[r.map_sid]):
         s = r.sessions[r.map_sid]
-        s = attrs.evolve(s, ws=conn.id, disconnected_at=None, reconnection=True,
-                         livekit=s.livekit or msg.livekit)
+        s = evolve(s, ws=conn.id, disconnected_at=None, reconnection=True,
+                   livekit=s.livekit or msg.livekit)
         effects += [CancelTimer("grace", s.sid),
                     log("session_reconnected", f"session #{s.sid} reused (reconnection)",
                         session=s.sid, phase=s.phase.value)]
     else:
         r, sid = _n(r)
         s = Session(sid, ws=conn.id, livekit=msg.livekit)
-        r = attrs.evolve(r, map_sid=sid)
+        r = evolve(r, map_sid=sid)
         effects += [log("session_created", f"session #{sid} created; starting apps", session=sid)]
         if ctx.cfg.a("app_start") == "timed":
-            s = attrs.evolve(s, init_ws=conn.id)
-            r = attrs.evolve(_put(r, s), ws_of=r.ws_of.set(conn.id, s.sid))
+            s = evolve(s, init_ws=conn.id)
+            r = evolve(_put(r, s), ws_of=r.ws_of.set(conn.id, s.sid))
             return r, effects + [SetTimer("apps_started", ctx.cfg.timing.app_start, sid)]
-    r = attrs.evolve(_put(r, s), ws_of=r.ws_of.set(conn.id, s.sid))
+    r = evolve(_put(r, s), ws_of=r.ws_of.set(conn.id, s.sid))
     r, more = ctx.cfg.seam("region.before_livekit_init")(r, s, conn.id, ctx)
     return r, effects + more
 
@@ -256,7 +257,7 @@ def on_apps_started(r: RegionState, conn, msg: TimerFired, ctx: Ctx):
     handleLiveKitInit (websocket-glasses.service.ts:576-601)."""
     s = r.sessions[msg.key]
     ws = s.init_ws
-    s = attrs.evolve(s, init_ws=None)
+    s = evolve(s, init_ws=None)
     r, more = ctx.cfg.seam("region.before_livekit_init")(_put(r, s), s, ws, ctx)
     return r, [log("apps_started", f"session #{s.sid}: apps started; LiveKit init",
                    session=s.sid)] + more
@@ -268,7 +269,7 @@ def on_mic_state(r: RegionState, conn, msg: MicStateChanged, ctx: Ctx):
     message as what changes the microphone state the cloud debounces (docs/model.md,
     "Approximations"). SpeakerManager's ensureBridgeConnected calls are not modelled separately."""
     s = r.sessions[r.ws_of[conn.id]]
-    r = _put(r, attrs.evolve(s, mic_on=msg.on))
+    r = _put(r, evolve(s, mic_on=msg.on))
     return r, [CancelTimer("mic_debounce", s.sid),
                SetTimer("mic_debounce", ctx.cfg.timing.mic_debounce, s.sid),
                log("mic_changed", f"session #{s.sid}: mic {'on' if msg.on else 'off'}; debounce",
@@ -286,7 +287,7 @@ def heard(r: RegionState, packet: str, via: str) -> RegionState:
     """A packet reached the pod's audio manager over `via` ("ws" or "livekit"). Only the last one
     per path is kept: all the AudioReachesActiveRegion probe asks is whether its own packet, sent
     into a quiescent world, arrived (docs/properties.md, "How history is checked")."""
-    return attrs.evolve(r, pipeline=tuple(e for e in r.pipeline if e[1] != via) + ((packet, via),))
+    return evolve(r, pipeline=tuple(e for e in r.pipeline if e[1] != via) + ((packet, via),))
 
 
 def on_ws_closed(r: RegionState, conn, msg: ConnClosed, ctx: Ctx):
@@ -297,7 +298,7 @@ def on_ws_closed(r: RegionState, conn, msg: ConnClosed, ctx: Ctx):
     if s.ws is not None and s.ws != conn.id:
         return r, [log("stale_ws_closed", f"an old glasses socket of session #{s.sid} closed; "
                                           "the session has a newer one", session=s.sid)]
-    s = attrs.evolve(s, disconnected_at=ctx.now, ws=None if s.ws == conn.id else s.ws)
+    s = evolve(s, disconnected_at=ctx.now, ws=None if s.ws == conn.id else s.ws)
     r, effects = ctx.cfg.seam("region.on_glasses_close")(_put(r, s), s, ctx)
     effects = [log("ws_closed", f"glasses socket of session #{s.sid} "
                                 f"{'dropped' if msg.error else 'closed'}", session=s.sid,
@@ -315,7 +316,7 @@ def on_grace(r: RegionState, conn, msg: TimerFired, ctx: Ctx):
     s = r.sessions[msg.key]
     if s.ws is not None:
         return r, [log("grace_skipped", f"session #{s.sid}: grace over, reconnected", session=s.sid)]
-    r = _put(r, attrs.evolve(s, phase=SessionPhase.DISPOSING))
+    r = _put(r, evolve(s, phase=SessionPhase.DISPOSING))
     r, effects = dispose_livekit(r, s)
     r, more = location_persist(r, s.sid, ctx)
     return r, [log("dispose_start", f"session #{s.sid}: grace over; dispose()", session=s.sid)] \
@@ -343,9 +344,9 @@ def on_dispose_step(r: RegionState, conn, msg, ctx: Ctx):
 def dispose_done(r: RegionState, sid: int) -> tuple[RegionState, list]:
     """The end of dispose(): delete from the map (UserSession.ts:596-679, l.666)."""
     s = r.sessions[sid]
-    r = _put(r, attrs.evolve(s, phase=SessionPhase.DISPOSED))
+    r = _put(r, evolve(s, phase=SessionPhase.DISPOSED))
     if r.map_sid == sid:
-        r = attrs.evolve(r, map_sid=None)
+        r = evolve(r, map_sid=None)
     return r, [log("session_disposed", f"session #{sid} disposed and removed from the map",
                    session=sid)]
 
@@ -383,7 +384,7 @@ def dispose_livekit(r: RegionState, s: Session) -> tuple[RegionState, list]:
     if s.client is None or s.client not in r.clients:
         return r, []
     client, effects = grpc.dispose(r.clients[s.client])
-    s = attrs.evolve(r.sessions[s.sid], client=None)
+    s = evolve(r.sessions[s.sid], client=None)
     return _put(_put_client(r, client), s), effects
 
 
