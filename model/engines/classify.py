@@ -9,9 +9,10 @@ contrived), because a shrunk trace needs every ingredient it still has.
   `switching` environment has none, `driver.ENVIRONMENTS`).
 - **timer-race**: a micro `fire` or `tick` taken while a message is still in flight, or a `tick`
   that differs from the same time passing normally (`world.advance`, which delivers every message
-  before each timer): a timer fires between two deliveries. Real timers are seconds (2 s gRPC
-  retry, 5 s WebSocket reconnect), deliveries milliseconds, so this needs a message held up for
-  seconds.
+  before each timer): a timer fires between two deliveries. Real timers are mostly seconds (2 s
+  gRPC retry, 5 s WebSocket reconnect), deliveries milliseconds, so this needs a timer due just
+  as a message travels, or a message held up: under `message_delay=bounded` (the reference) for
+  at most `Timing.max_delay`, under `unbounded` (adversarial) for any time.
 - **reordered-delivery**: a micro `deliver` that is not the canonical one (`world.canonical_head`:
   prompt local work first, then the oldest message in flight; canonical pod routing): the network
   chose an order a normal run does not take.
