@@ -197,3 +197,24 @@ def test_a_stale_resume_needs_a_failure_notice_held_for_minutes():
         "NoStaleTokenUse"][1]
     with pytest.raises(TraceError, match="delivery deadline"):
         replay(STALE_RESUME, ["baseline"])
+
+
+def test_the_delivery_deadline_bounds_the_clock_not_the_order():
+    """message_delay=bounded (docs/model.md, "Delivery deadline"): with a message in flight the
+    clock may run on up to Timing.max_delay after its sending and no further, whether by a tick or
+    a timer; delivering it lifts the bound; under unbounded any tick is offered."""
+    cfg = make_config()
+    w = W.step(W.initial(cfg), UserSelectsRegion("france"), cfg)    # GlassesConnect in flight
+    assert w.net.deadline(cfg.timing.max_delay) == cfg.timing.max_delay
+    ticks = {a.ms for a in W.enabled(w, cfg) if isinstance(a, ClockAdvances)}
+    assert ticks == {ms for ms in W.ADVANCE_MS if ms <= cfg.timing.max_delay}
+    with pytest.raises(W.Impossible, match="delivery deadline"):
+        W.step(w, ClockAdvances(cfg.timing.max_delay + 1), cfg)
+    assert W.step(w, ClockAdvances(cfg.timing.max_delay), cfg).now == cfg.timing.max_delay
+    delivered = W.deliver_all(w, cfg)        # france starts its apps (a 5 s timer), idle network
+    assert delivered.net.deadline(cfg.timing.max_delay) is None
+    assert ClockAdvances(2_500) in W.enabled(delivered, cfg)
+    free = make_config(message_delay="unbounded")
+    w2 = W.step(W.initial(free), UserSelectsRegion("france"), free)
+    assert {a.ms for a in W.enabled(w2, free) if isinstance(a, ClockAdvances)} == set(W.ADVANCE_MS)
+    assert w2.net.deadline(free.timing.max_delay) is not None    # still recorded, not enforced
