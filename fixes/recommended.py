@@ -21,7 +21,10 @@ docs/fixes.md, section "recommended", explains each part with the counterexample
    kicking each other. The same condition guards `LiveKitManager.ensureBridgeConnected`
    (l.256-312), which the microphone debounce (`MicrophoneManager.ts:79-145`) calls also for a
    session whose glasses have gone: a mic change just before a switch must not let the region
-   the user left join the room after the switch.
+   the user left join the room after the switch. And `handleConnectionInit`
+   (`websocket-glasses.service.ts:571-650`), once a new session's apps have started (l.576-601),
+   runs `handleLiveKitInit` only if the socket it was called for is still the session's socket:
+   a phone that left while the apps started must not have its old region join 5 s later.
 4. Cloud, `LiveKitGrpcClient.ts` stream handlers: no-ops once the client is disposed (as in
    d0054559c), so a disposed client's stream error cannot schedule a reconnect that joins again.
 5. Cloud, `UserSession.ts` `createOrReconnect` (l.357-378): a session whose `dispose()` has begun

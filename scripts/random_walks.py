@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fixes import make_config  # noqa: E402
+from model.engines.driver import ENVIRONMENTS  # noqa: E402
 from model.engines.trace import step_of  # noqa: E402
 from model.properties import properties as P  # noqa: E402
 from model.system import actions as A  # noqa: E402
@@ -32,8 +33,8 @@ from model.system import world as W  # noqa: E402
 from model.system.config import PROFILES, ConfigError, assumptions_for  # noqa: E402
 from model.usage import Parser, UsageError  # noqa: E402
 
-EXCLUDED = (A.GrpcStreamErrors, A.LiveKitSignalLost)
-"""The `switching` environment's exclusions (`model/engines/driver.py`, ENVIRONMENTS)."""
+EXCLUDED = tuple(ENVIRONMENTS["switching"])
+"""The action kinds the `switching` environment does not take."""
 WEIGHTS = ((A.NetworkDelivers, 6), (A.ClockFiresTimer, 3), (A.UserSelectsRegion, 1.5),
            (A.GlassesSocketDrops, 1), (A.ClockAdvances, 0.5))
 OTHER_WEIGHT = 0.7
